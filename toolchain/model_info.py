@@ -1,0 +1,141 @@
+"""`toolchain inspect`: what a .tflite model holds and what TFLite Micro needs to run it."""
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+from toolchain import flatbuffer, tflm
+from toolchain.flatbuffer import TfliteModel, decode_name
+
+
+def tensor_entry(model: TfliteModel, index: int) -> dict:
+    tensor = model.subgraph.tensors[index]
+    quant = flatbuffer.quantization(tensor)
+    entry = {
+        "index": int(index),
+        "name": decode_name(tensor.name),
+        "shape": [int(d) for d in (tensor.shape if tensor.shape is not None else [])],
+        "dtype": flatbuffer.tensor_type_name(tensor.type).lower(),
+        "bytes": flatbuffer.tensor_nbytes(tensor),
+        "constant": model.buffer_data(tensor) is not None,
+    }
+    if quant is not None:
+        entry["scale"] = list(quant.scales) if quant.per_channel else quant.scales[0]
+        entry["zero_point"] = list(quant.zero_points) if quant.per_channel else quant.zero_points[0]
+        if quant.per_channel:
+            entry["quantized_dimension"] = quant.axis
+    return entry
+
+
+def input_specs(model: TfliteModel) -> list[tflm.InputSpec]:
+    specs = []
+    for index in model.subgraph.inputs:
+        tensor = model.subgraph.tensors[index]
+        specs.append(
+            tflm.InputSpec(
+                shape=tuple(int(d) for d in tensor.shape),
+                dtype=flatbuffer.numpy_dtype(tensor.type).__name__,
+            )
+        )
+    return specs
+
+
+def fully_integer(model: TfliteModel) -> tuple[bool, list[str]]:
+    """True when no tensor any operator reads or writes is floating point; else the offenders."""
+    floats = []
+    tensors = model.subgraph.tensors
+    for op in model.subgraph.operators or []:
+        for index in list(op.inputs) + list(op.outputs):
+            if index != -1 and tensors[index].type in flatbuffer.FLOAT_TYPES:
+                name = decode_name(tensors[index].name)
+                if name not in floats:
+                    floats.append(name)
+    return not floats, floats
+
+
+def describe(path: Path, measure: bool = True) -> dict:
+    """Everything `inspect` prints, as a JSON-ready dict. Raises ToolchainError on bad input."""
+    model = flatbuffer.read_model(path)
+    subgraph = model.subgraph
+    ops = [flatbuffer.op_name(model.model, op) for op in subgraph.operators or []]
+    counts = collections.Counter(ops)
+    tensors = [tensor_entry(model, i) for i in range(len(subgraph.tensors or []))]
+    is_integer, float_tensors = fully_integer(model)
+    report = {
+        "file": str(path),
+        "file_bytes": len(model.data),
+        "schema_version": int(model.model.version),
+        "description": decode_name(model.model.description),
+        "subgraphs": len(model.model.subgraphs),
+        "inputs": [tensor_entry(model, i) for i in subgraph.inputs],
+        "outputs": [tensor_entry(model, i) for i in subgraph.outputs],
+        "operators": [{"op": name, "count": counts[name]} for name in sorted(counts)],
+        "operator_sequence": ops,
+        "tensors": tensors,
+        "constant_bytes": sum(t["bytes"] for t in tensors if t["constant"]),
+        "activation_bytes": sum(t["bytes"] for t in tensors if not t["constant"]),
+        "buffers": len(model.model.buffers or []),
+        "fully_integer": is_integer,
+        "float_tensors": float_tensors,
+    }
+    if measure:
+        arena = tflm.measure_arena(model.data, input_specs(model))
+        report["tflm"] = {"supported": True, "all_ops": sorted(counts), "arena_bytes": arena}
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [
+        f"Model      {report['file']} ({report['file_bytes']:,} bytes, schema v{report['schema_version']}, "
+        f"{report['subgraphs']} subgraph(s))",
+    ]
+
+    def io_line(entry):
+        text = f"  #{entry['index']:<3} {entry['name']}  {entry['dtype']} {entry['shape']}"
+        if "scale" in entry:
+            text += f"  scale={_fmt_quant(entry['scale'])} zero_point={_fmt_quant(entry['zero_point'])}"
+        return text
+
+    lines.append("Inputs")
+    lines += [io_line(e) for e in report["inputs"]]
+    lines.append("Outputs")
+    lines += [io_line(e) for e in report["outputs"]]
+    total_ops = sum(o["count"] for o in report["operators"])
+    lines.append(f"Operators  {total_ops} in graph, {len(report['operators'])} distinct")
+    lines += [f"  {o['op']:<24} x{o['count']}" for o in report["operators"]]
+    lines.append(
+        f"Tensors    {len(report['tensors'])} ({report['constant_bytes']:,} bytes constant, "
+        f"{report['activation_bytes']:,} bytes of activations), {report['buffers']} buffers"
+    )
+    name_width = min(48, max([len(t["name"]) for t in report["tensors"]] + [4]))
+    for t in report["tensors"]:
+        kind = "const" if t["constant"] else "act"
+        quant = f" scale={_fmt_quant(t['scale'])} zp={_fmt_quant(t['zero_point'])}" if "scale" in t else ""
+        name = t["name"] if len(t["name"]) <= name_width else "..." + t["name"][-(name_width - 3):]
+        lines.append(
+            f"  {t['index']:>4} {name:<{name_width}} {t['dtype']:<8} {str(t['shape']):<16} "
+            f"{t['bytes']:>9,} B {kind}{quant}"
+        )
+    if report["fully_integer"]:
+        lines.append("Integer    fully integer: no floating-point tensor on the path")
+    else:
+        lines.append(f"Integer    NOT fully integer: float tensors {', '.join(report['float_tensors'][:6])}"
+                     + (" ..." if len(report["float_tensors"]) > 6 else ""))
+    if "tflm" in report:
+        lines.append(
+            f"TFLM       every operator supported (loaded and invoked by tflite-micro); "
+            f"minimum arena {report['tflm']['arena_bytes']:,} bytes (measured by search)"
+        )
+    return "\n".join(lines)
+
+
+def _fmt_quant(value) -> str:
+    if isinstance(value, list):
+        head = ", ".join(f"{v:.6g}" for v in value[:3])
+        return f"[{head}{', ...' if len(value) > 3 else ''}] ({len(value)} channels)"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2)
