@@ -1,0 +1,282 @@
+"""Stage 1, `toolchain data`: labelled examples, a seeded split, and transfer text for distillation.
+
+Outputs (in the stage directory):
+  train.jsonl, validation.jsonl, test.jsonl   {"text": str, "label": int}
+  transfer.jsonl                              {"text": str, "source": str}  (unlabelled)
+  labels.json                                 ["negative", "positive"]
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+import subprocess
+import sys
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+from toolchain.config import PROJECT_DIR, DataConfig
+from toolchain.errors import ToolchainError
+
+VERSION = "1"
+
+# The sdist (not the wheel) of vaderSentiment carries Hutto & Gilbert's ICWSM 2014 corpora.
+VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+VADER_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+VADER_CORPORA = {
+    "rotten-tomatoes": "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",
+    "tweets": "hutto_ICWSM_2014/tweets_GroundTruth.txt",
+    "amazon": "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
+    "nyt": "hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt",
+}
+MASK_TOKEN = "[MASK]"
+SPLITS = ("train", "validation", "test")
+
+
+def vader_archive(cache_dir: Path | None = None) -> Path:
+    """The vaderSentiment sdist, fetched with pip into the cache once and checksum-checked."""
+    cache_dir = cache_dir or PROJECT_DIR / ".cache" / "vader"
+    path = cache_dir / VADER_SDIST
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+             "vaderSentiment==3.3.2", "-d", str(cache_dir)],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0 or not path.is_file():
+            raise ToolchainError("could not download the vaderSentiment==3.3.2 sdist from PyPI with pip")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != VADER_SHA256:
+        raise ToolchainError(f"{path}: checksum mismatch (sha256 {digest}); delete it to fetch it again")
+    return path
+
+
+def read_vader_corpus(name: str, archive: Path | None = None) -> list[tuple[str, float]]:
+    """(text, mean sentiment score in [-4, 4]) pairs of one ICWSM 2014 corpus."""
+    member = VADER_CORPORA[name]
+    with tarfile.open(archive or vader_archive()) as sdist:
+        inner = sdist.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
+        with tarfile.open(fileobj=io.BytesIO(inner.read())) as corpora:
+            raw = corpora.extractfile(member).read().decode("latin-1")
+    rows = []
+    for line in raw.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[2].strip():
+            rows.append((parts[2].strip(), float(parts[1])))
+    return rows
+
+
+def rotten_tomatoes_examples() -> tuple[list[tuple[str, str]], list[str]]:
+    """Binary sentiment: score > 0 positive, < 0 negative, exactly 0 dropped."""
+    examples = [
+        (text, "positive" if score > 0 else "negative")
+        for text, score in read_vader_corpus("rotten-tomatoes")
+        if score != 0
+    ]
+    return examples, ["negative", "positive"]
+
+
+def read_user_file(path: Path, text_column: str, label_column: str) -> list[tuple[str, object]]:
+    if not path.is_file():
+        raise ToolchainError(f"data file not found: {path}")
+    try:
+        content = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ToolchainError(f"{path}: not UTF-8 text (byte {exc.start} is invalid)") from None
+    if not content.strip():
+        raise ToolchainError(f"{path}: the data file is empty")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        records = []
+        for number, line in enumerate(content.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ToolchainError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise ToolchainError(f"{path}:{number}: each line must be a JSON object")
+            records.append(record)
+    elif suffix in (".csv", ".tsv", ".tab"):
+        reader = csv.DictReader(io.StringIO(content), delimiter="\t" if suffix != ".csv" else ",")
+        records = list(reader)
+    else:
+        raise ToolchainError(f"{path}: unknown data format {suffix!r} (use .csv, .tsv or .jsonl)")
+    if not records:
+        raise ToolchainError(f"{path}: no examples")
+    columns = set().union(*(r.keys() for r in records))
+    for column in (text_column, label_column):
+        if column not in columns:
+            raise ToolchainError(
+                f"{path}: no column {column!r} (columns: {', '.join(sorted(map(str, columns)))})"
+            )
+    rows = []
+    for record in records:
+        text, label = record.get(text_column), record.get(label_column)
+        if text is None or label is None or str(text).strip() == "" or str(label).strip() == "":
+            continue
+        rows.append((str(text).strip(), label))
+    if not rows:
+        raise ToolchainError(f"{path}: no example has both a text and a label")
+    return rows
+
+
+def read_hub_dataset(spec: str, text_column: str, label_column: str) -> list[tuple[str, object]]:
+    """`hf:NAME[:CONFIG]` through `datasets` (for machines that reach the Hugging Face hub)."""
+    name, _, config = spec[3:].partition(":")
+    try:
+        import datasets
+    except ImportError:
+        raise ToolchainError("hf: data needs the `datasets` package (pip install '.[hub]')") from None
+    try:
+        loaded = datasets.load_dataset(name, config or None)
+    except Exception as exc:  # noqa: BLE001 - any hub/network failure is the user's input problem
+        raise ToolchainError(f"cannot load dataset {name!r} from the Hugging Face hub: {exc}") from None
+    rows = []
+    for split in loaded.values():
+        if text_column not in split.column_names or label_column not in split.column_names:
+            raise ToolchainError(f"dataset {name!r} has no column {text_column!r} or {label_column!r}")
+        feature = split.features[label_column]
+        names = getattr(feature, "names", None)
+        for record in split:
+            label = record[label_column]
+            if names is not None and isinstance(label, int) and label >= 0:
+                label = names[label]
+            if isinstance(label, int) and label < 0:
+                continue  # unlabelled (e.g. GLUE test splits)
+            rows.append((str(record[text_column]).strip(), label))
+    return rows
+
+
+def label_names(rows: list[tuple[str, object]], source: str) -> list[str]:
+    raw = {label for _, label in rows}
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
+        names = [str(v) for v in sorted(raw)]
+    else:
+        names = sorted(str(v) for v in raw)
+    if len(names) < 2:
+        raise ToolchainError(f"{source}: only one class ({names[0]!r}); a classifier needs two or more")
+    return names
+
+
+def deduplicate(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drops repeated texts; a text seen with two different labels is dropped entirely."""
+    labels_of: dict[str, set] = {}
+    for text, label in rows:
+        labels_of.setdefault(text, set()).add(label)
+    seen, result = set(), []
+    for text, label in rows:
+        if len(labels_of[text]) == 1 and text not in seen:
+            seen.add(text)
+            result.append((text, label))
+    return result
+
+
+def stratified_split(rows, n_labels, config: DataConfig, seed: int):
+    rng = random.Random(seed)
+    by_label = [[r for r in rows if r[1] == k] for k in range(n_labels)]
+    parts = {name: [] for name in SPLITS}
+    for group in by_label:
+        rng.shuffle(group)
+        n_val = round(len(group) * config.validation_fraction)
+        n_test = round(len(group) * config.test_fraction)
+        parts["test"] += group[:n_test]
+        parts["validation"] += group[n_test : n_test + n_val]
+        parts["train"] += group[n_test + n_val :]
+    for name in SPLITS:
+        rng.shuffle(parts[name])
+    return parts
+
+
+def augment(text: str, rng: random.Random, config: DataConfig) -> str:
+    """One Tang et al. (2019) style variant: words masked, then maybe an n-gram sampled."""
+    words = text.split()
+    words = [MASK_TOKEN if rng.random() < config.mask_probability else w for w in words]
+    if len(words) > 2 and rng.random() < config.ngram_probability:
+        n = rng.randint(1, min(5, len(words) - 1))
+        start = rng.randrange(0, len(words) - n + 1)
+        words = words[start : start + n]
+    return " ".join(words)
+
+
+def transfer_text(train_texts, held_out: set[str], config: DataConfig, seed: int) -> list[dict]:
+    rng = random.Random(seed + 1)
+    rows, seen = [], set(held_out) | set(train_texts)
+    for corpus in config.transfer_corpora:
+        if corpus not in VADER_CORPORA or corpus == "rotten-tomatoes":
+            raise ToolchainError(f"unknown transfer corpus {corpus!r} (choose from tweets, amazon, nyt)")
+        texts = [t for t, _ in read_vader_corpus(corpus)]
+        for text in texts:
+            if text not in seen:
+                seen.add(text)
+                rows.append({"text": text, "source": corpus})
+    rng.shuffle(rows)
+    if config.max_transfer:
+        rows = rows[: config.max_transfer]
+    for text in train_texts:
+        for _ in range(config.augment_copies):
+            variant = augment(text, rng, config)
+            if variant and variant != text and variant not in seen:
+                seen.add(variant)
+                rows.append({"text": variant, "source": "augmented"})
+    return rows
+
+
+def load_examples(config: DataConfig) -> tuple[list[tuple[str, str]], list[str], str]:
+    source = config.source
+    if source == "vader:rotten-tomatoes":
+        rows, names = rotten_tomatoes_examples()
+        return rows, names, source
+    if source.startswith("vader:"):
+        raise ToolchainError(f"unknown built-in data {source!r} (the built-in task is vader:rotten-tomatoes)")
+    if source.startswith("hf:"):
+        rows = read_hub_dataset(source, config.text_column, config.label_column)
+    else:
+        rows = read_user_file(Path(source), config.text_column, config.label_column)
+    names = label_names(rows, source)
+    return [(text, str(label)) for text, label in rows], names, source
+
+
+def write_jsonl(path: Path, records) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def produce(config: DataConfig, seed: int, out: Path) -> dict:
+    rows, names, source = load_examples(config)
+    index = {name: i for i, name in enumerate(names)}
+    rows = deduplicate(rows)
+    if config.max_examples:
+        random.Random(seed).shuffle(rows)
+        rows = rows[: config.max_examples]
+    indexed = [(text, index[label]) for text, label in rows]
+    counts = Counter(label for _, label in indexed)
+    if len(counts) < 2:
+        raise ToolchainError(f"{source}: only one class left after cleaning; a classifier needs two or more")
+    parts = stratified_split(indexed, len(names), config, seed)
+    if not parts["train"] or not parts["test"]:
+        raise ToolchainError(f"{source}: too few examples ({len(indexed)}) for a train/test split")
+    for name in SPLITS:
+        write_jsonl(out / f"{name}.jsonl", ({"text": t, "label": y} for t, y in parts[name]))
+    held_out = {t for name in ("validation", "test") for t, _ in parts[name]}
+    transfer = transfer_text([t for t, _ in parts["train"]], held_out, config, seed)
+    write_jsonl(out / "transfer.jsonl", transfer)
+    (out / "labels.json").write_text(json.dumps(names) + "\n")
+    return {
+        "source": source,
+        "labels": names,
+        "examples": {name: len(parts[name]) for name in SPLITS},
+        "class_counts": {names[k]: v for k, v in sorted(counts.items())},
+        "transfer": dict(Counter(r["source"] for r in transfer)),
+    }
