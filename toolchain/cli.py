@@ -18,6 +18,69 @@ def _cmd_inspect(args) -> int:
     print(model_info.to_json(report) if args.json else model_info.format_report(report))
     return 0
 
+# Flags that override config settings: (flag, config key, type, help).
+CONFIG_FLAGS = (
+    ("--name", "name", str, "build name: work files in <build-dir>/<name>, model in models/<name>"),
+    ("--seed", "seed", int, "random seed for splits, initialisation and training"),
+    ("--build-dir", "build_dir", str, "where stage outputs are cached (default: build)"),
+    ("--models-dir", "models_dir", str, "where finished models are published (default: models)"),
+    ("--data", "data.source", str, "vader:rotten-tomatoes (default), a .csv/.tsv/.jsonl file, or hf:NAME[:CONFIG]"),
+    ("--text-column", "data.text_column", str, "text column of a data file"),
+    ("--label-column", "data.label_column", str, "label column of a data file"),
+    ("--max-examples", "data.max_examples", int, "use at most this many labelled examples (0 = all)"),
+    ("--max-transfer", "data.max_transfer", int, "use at most this many transfer texts (0 = all)"),
+    ("--augment-copies", "data.augment_copies", int, "augmented copies of each training sentence"),
+    ("--teacher", "teacher.model", str, "teacher: hub id or directory of a DistilBERT (or any sequence-"
+     "classification) checkpoint; default: DistilBERT mapped from the packaged MiniLM-L6"),
+    ("--teacher-epochs", "teacher.epochs", float, "teacher fine-tuning epochs"),
+    ("--teacher-max-steps", "teacher.max_steps", int, "stop teacher fine-tuning after this many steps"),
+    ("--arch", "student.architecture", str, "student architecture: bag, cnn or transformer"),
+    ("--vocab-size", "student.vocab_size", int, "pruned WordPiece vocabulary size"),
+    ("--seq-len", "student.sequence_length", int, "tokens per sentence incl. [CLS] and [SEP]"),
+    ("--embedding-dim", "student.embedding_dim", int, "student embedding width"),
+    ("--hidden-dim", "student.hidden_dim", int, "student hidden width"),
+    ("--epochs", "student.epochs", int, "student distillation epochs"),
+    ("--golden-count", "verify.golden_count", int, "test sentences saved as golden vectors"),
+)
+
+
+def _config_from_args(args):
+    from toolchain.config import load_config
+
+    overrides = {key: getattr(args, key.replace(".", "__")) for _, key, _, _ in CONFIG_FLAGS}
+    return load_config(args.config, overrides)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML config file (flags override it)")
+    for flag, key, kind, text in CONFIG_FLAGS:
+        parser.add_argument(flag, dest=key.replace(".", "__"), type=kind, default=None, help=text)
+
+
+def _print_outcomes(outcomes) -> None:
+    for outcome in outcomes:
+        state = "cached" if outcome.cached else f"{outcome.seconds:.1f} s"
+        print(f"  {outcome.name:<8} {state:>10}  {outcome.directory}")
+
+
+def _cmd_stage(args) -> int:
+    from toolchain import build
+
+    config = _config_from_args(args)
+    _print_outcomes(build.run_until(config, args.command))
+    return 0
+
+
+def _cmd_build(args) -> int:
+    from toolchain import build
+
+    config = _config_from_args(args)
+    outcomes, seconds = build.build(config)
+    _print_outcomes(outcomes)
+    print(f"build '{config.name}' finished in {seconds / 60:.1f} min; model in {config.model_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m toolchain",
@@ -34,6 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-arena", action="store_true", help="skip the TFLite Micro load and arena search"
     )
     inspect.set_defaults(run=_cmd_inspect)
+
+    build = commands.add_parser("build", help="run the whole pipeline (cached stages are skipped)")
+    _add_config_flags(build)
+    build.set_defaults(run=_cmd_build)
+    stage_help = {
+        "data": "labelled split and transfer text",
+        "teacher": "load or fine-tune the teacher; its logits for every text",
+        "distill": "pruned vocabulary and the distilled float student",
+        "convert": "FP32, FP16 and full-INT8 .tflite with a size table",
+        "verify": "INT8 model in TFLite Micro: accuracy, arena, golden vectors",
+        "report": "models/<name>/: artifacts, metrics.json, report.md, plots",
+    }
+    for name, text in stage_help.items():
+        stage = commands.add_parser(name, help=f"{text} (runs earlier stages if needed)")
+        _add_config_flags(stage)
+        stage.set_defaults(run=_cmd_stage)
     return parser
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,7 @@ class DataConfig:
 @dataclass
 class TeacherConfig:
     model: str = OFFLINE_TEACHER  # or a hub id / local directory of any DistilBERT checkpoint
-    epochs: float = 1.0
+    epochs: float = 2.0
     batch_size: int = 32
     learning_rate: float = 5e-5
     max_length: int = 64
@@ -78,6 +78,7 @@ class BuildConfig:
     name: str = "default"
     seed: int = 0
     build_dir: str = "build"
+    models_dir: str = "models"
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
@@ -90,7 +91,7 @@ class BuildConfig:
 
     @property
     def model_dir(self) -> Path:
-        return PROJECT_DIR / "models" / self.name
+        return _resolve(self.models_dir) / self.name
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

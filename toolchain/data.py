@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 import tarfile
@@ -154,11 +155,12 @@ def read_hub_dataset(spec: str, text_column: str, label_column: str) -> list[tup
 
 
 def label_names(rows: list[tuple[str, object]], source: str) -> list[str]:
-    raw = {label for _, label in rows}
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
-        names = [str(v) for v in sorted(raw)]
+    raw = {str(label).strip() for _, label in rows}
+    # Integer labels (JSON numbers or CSV digits) keep numeric order; others sort as text.
+    if all(re.fullmatch(r"-?\d+", v) for v in raw):
+        names = sorted(raw, key=int)
     else:
-        names = sorted(str(v) for v in raw)
+        names = sorted(raw)
     if len(names) < 2:
         raise ToolchainError(f"{source}: only one class ({names[0]!r}); a classifier needs two or more")
     return names
@@ -239,7 +241,7 @@ def load_examples(config: DataConfig) -> tuple[list[tuple[str, str]], list[str],
     else:
         rows = read_user_file(Path(source), config.text_column, config.label_column)
     names = label_names(rows, source)
-    return [(text, str(label)) for text, label in rows], names, source
+    return [(text, str(label).strip()) for text, label in rows], names, source
 
 
 def write_jsonl(path: Path, records) -> None:

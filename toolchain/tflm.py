@@ -34,30 +34,17 @@ class InputSpec:
 class TflmInterpreter:
     """TFLM's MicroInterpreter for one model, with a fixed arena, in this process."""
 
-    def __init__(self, model_bytes: bytes, arena_size: int):
+    def __init__(self, model_bytes: bytes, arena_size: int, num_outputs: int = 1):
         from tflite_micro import runtime
 
         self._interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
+        self._num_outputs = num_outputs
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         for index, value in enumerate(inputs):
             self._interpreter.set_input(value, index)
         self._interpreter.invoke()
-        outputs = []
-        index = 0
-        while True:
-            try:
-                details = self._interpreter.get_output_details(index)
-            except (IndexError, RuntimeError, ValueError):
-                break
-            if not details:
-                break
-            outputs.append(np.array(self._interpreter.get_output(index)))
-            index += 1
-        return outputs
-
-    def output_details(self, index: int = 0) -> dict:
-        return self._interpreter.get_output_details(index)
+        return [np.array(self._interpreter.get_output(i)) for i in range(self._num_outputs)]
 
 
 def _capture_stderr(fn):
