@@ -10,19 +10,39 @@ void uh_begin(uh_context *ctx)
     printf("UNIT_HARNESS_BEGIN\n");
 }
 
+static void report(uh_context *ctx, const char *name, long index, const char *file, int line)
+{
+    char label[96];
+    if (index >= 0) {
+        snprintf(label, sizeof label, "%s[%ld]", name, index);
+    } else {
+        snprintf(label, sizeof label, "%s", name);
+    }
+    ctx->tests++;
+    if (ctx->case_failed) {
+        ctx->failures++;
+        printf("%s:%d:%s:FAIL:%s\n", ctx->fail_file, ctx->fail_line, label, ctx->message);
+    } else {
+        printf("%s:%d:%s:PASS\n", file, line, label);
+    }
+    fflush(stdout);
+}
+
 void uh_run(uh_context *ctx, const char *name, const char *file, int line, uh_case_fn fn)
 {
     ctx->case_failed = 0;
     ctx->message[0] = '\0';
     fn(ctx);
-    ctx->tests++;
-    if (ctx->case_failed) {
-        ctx->failures++;
-        printf("%s:%d:%s:FAIL:%s\n", ctx->fail_file, ctx->fail_line, name, ctx->message);
-    } else {
-        printf("%s:%d:%s:PASS\n", file, line, name);
-    }
-    fflush(stdout);
+    report(ctx, name, -1, file, line);
+}
+
+void uh_run_indexed(uh_context *ctx, const char *name, size_t index, const char *file, int line,
+                    uh_indexed_case_fn fn)
+{
+    ctx->case_failed = 0;
+    ctx->message[0] = '\0';
+    fn(ctx, index);
+    report(ctx, name, (long)index, file, line);
 }
 
 int uh_check(uh_context *ctx, int ok, const char *file, int line, const char *fmt, ...)

@@ -25,9 +25,13 @@ typedef struct {
 } uh_context;
 
 typedef void (*uh_case_fn)(uh_context *ctx);
+typedef void (*uh_indexed_case_fn)(uh_context *ctx, size_t index);
 
 void uh_begin(uh_context *ctx);
 void uh_run(uh_context *ctx, const char *name, const char *file, int line, uh_case_fn fn);
+/* One case per index (reported as name[index]): a table-driven test with a verdict per row. */
+void uh_run_indexed(uh_context *ctx, const char *name, size_t index, const char *file, int line,
+                    uh_indexed_case_fn fn);
 /* Records a failure of the running case (only the first one is reported). Returns `ok`. */
 int uh_check(uh_context *ctx, int ok, const char *file, int line, const char *fmt, ...);
 /* Prints the closing line. Returns 0: failures are reported per case, and a non-zero exit is
@@ -35,6 +39,7 @@ int uh_check(uh_context *ctx, int ok, const char *file, int line, const char *fm
 int uh_end(uh_context *ctx);
 
 #define UH_RUN(ctx, fn) uh_run((ctx), #fn, __FILE__, __LINE__, (fn))
+#define UH_RUN_INDEXED(ctx, fn, index) uh_run_indexed((ctx), #fn, (index), __FILE__, __LINE__, (fn))
 
 /* Checks return from the case on failure, so later checks do not run on broken state. */
 #define UH_ASSERT(ctx, cond) \

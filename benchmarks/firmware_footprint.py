@@ -1,0 +1,93 @@
+"""Flash and RAM of the qemu_m4 firmware (arm-none-eabi-size), split by what the bytes are.
+
+    .venv/bin/python benchmarks/firmware_footprint.py [--env qemu_m4]
+
+Attribution comes from the linker map: every input section kept by --gc-sections, by the object
+file it came from: model weights (tc_model_graph), vocabulary + Unicode tables (tc_vocab,
+tc_unicode_tables), code (all other .text), other constants, and RAM buffers (.data/.bss, which
+hold the static tensor arena) plus the reserved stack.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from toolchain import platformio  # noqa: E402
+
+RAM_START = 0x20000000
+_ENTRY = re.compile(r"^\s*(?P<section>\.\S+)?\s+0x(?P<address>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)\s+(?P<object>\S+)$")
+
+
+def map_entries(map_path: Path):
+    """(input section, address, size, object file) for every kept input section."""
+    lines = map_path.read_text(errors="replace").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Linker script and memory map"))
+    pending = None
+    for line in lines[start:]:
+        if re.match(r"^ \.\S+$", line):
+            pending = line.strip()
+            continue
+        match = _ENTRY.match(line)
+        if match and (match.group("section") or pending):
+            section = match.group("section") or pending
+            size = int(match.group("size"), 16)
+            if size and not match.group("object").startswith("0x"):
+                yield section, int(match.group("address"), 16), size, match.group("object")
+        pending = None
+
+
+def category(section: str, address: int, obj: str) -> str:
+    name = Path(obj.split("(")[0]).name
+    if address >= RAM_START:
+        return "stack (reserved)" if section.startswith(".stack") else "RAM buffers"
+    if name.startswith("tc_model_graph"):
+        return "weights" if not section.startswith(".text") else "code"
+    if name.startswith(("tc_vocab", "tc_unicode_tables")):
+        return "vocab + Unicode tables"
+    if section.startswith((".text", ".init", ".fini", ".ARM", ".isr_vector")):
+        return "code"
+    return "other constants"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="qemu_m4")
+    args = parser.parse_args()
+    result = platformio.run_pio("run", "-e", args.env)
+    if result.returncode != 0:
+        print(result.stdout[-3000:], result.stderr[-3000:])
+        return 1
+    build = ROOT / ".pio" / "build" / args.env
+    size = subprocess.run(["arm-none-eabi-size", "-B", "-d", str(build / "firmware.elf")],
+                          capture_output=True, text=True, check=True).stdout
+    text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
+    totals = defaultdict(int)
+    data_init = 0
+    for section, address, nbytes, obj in map_entries(build / "firmware.map"):
+        totals[category(section, address, obj)] += nbytes
+        if address >= RAM_START and section.startswith(".data"):
+            data_init += nbytes  # initial values are stored in flash too
+    print(size.rstrip())
+    flash = text + data
+    ram = data + bss
+    print(f"\nflash {flash:,} B ({flash / 1024:.1f} KiB) = text+rodata {text:,} + .data {data:,}")
+    for name in ("weights", "vocab + Unicode tables", "code", "other constants"):
+        print(f"  {name:<24}{totals[name]:>10,} B")
+    print(f"RAM {ram:,} B ({ram / 1024:.1f} KiB) = .data + .bss, incl. the reserved stack")
+    for name in ("RAM buffers", "stack (reserved)"):
+        print(f"  {name:<24}{totals[name]:>10,} B")
+    arena = next((int(l.split()[2]) for l in (ROOT / "firmware/lib/textclf_model/src/tc_model_graph.h")
+                  .read_text().splitlines() if l.startswith("#define TC_MODEL_ARENA_BYTES")), None)
+    print(f"  of which the static tensor arena: {arena:,} B")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""The graph compiler on whole models: the three student architectures with random (untrained)
+weights, bit-exact with TensorFlow Lite Micro natively, under the sanitizers and on Cortex-M3/M4/M7
+in QEMU; the memory plan; deterministic output; clean errors for what it cannot compile."""
+import shutil
+import subprocess
+
+import pytest
+
+import op_models
+from toolchain import flatbuffer, model_info, tflm
+from toolchain.emit import graph_compiler
+from toolchain.errors import ToolchainError
+
+ARCHITECTURES = ["pooling_classifier", "conv_classifier", "transformer_classifier"]
+RANDOM_SEQUENCES = 300
+RENAMING_OPS = {"RESHAPE", "EXPAND_DIMS", "SQUEEZE"}
+
+
+@pytest.fixture(scope="module")
+def architectures(tmp_path_factory):
+    """name -> path of the converted .tflite (each built once)."""
+    out = tmp_path_factory.mktemp("architectures")
+    paths = {}
+    for name in ARCHITECTURES:
+        paths[name] = out / f"{name}.tflite"
+        paths[name].write_bytes(getattr(op_models, name)())
+    return paths
+
+
+@pytest.fixture(scope="module")
+def kernel_objects(tmp_path_factory):
+    return op_models.compile_kernels(tmp_path_factory.mktemp("kernel_objects"))
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_architecture_matches_tflm_bit_for_bit(name, architectures, kernel_objects, tmp_path):
+    model_bytes = architectures[name].read_bytes()
+    program = op_models.build_program(model_bytes, tmp_path, kernel_objects)
+    inputs = op_models.random_inputs(model_bytes, RANDOM_SEQUENCES, seed=21)
+    expected = op_models.tflm_outputs(model_bytes, inputs)
+    problems = op_models.mismatches(expected, program.run(inputs))
+    assert not problems, f"{len(problems)} mismatching outputs, e.g.\n" + "\n".join(problems[:5])
+    assert len({case[0].tobytes() for case in expected}) > 10, "the logits barely vary"
+
+
+def _lifetimes(path):
+    """Per activation tensor: (first operator writing or reading it, last one reading it), with
+    graph inputs live from the start and outputs until the end; and the renaming ops' pairs."""
+    model = flatbuffer.read_model(path)
+    subgraph = model.subgraph
+    n_ops = len(subgraph.operators)
+    first, last, renamed = {}, {}, []
+    for tensor in subgraph.inputs:
+        first[int(tensor)] = last[int(tensor)] = 0
+    for node, op in enumerate(subgraph.operators):
+        for tensor in list(op.inputs) + list(op.outputs):
+            tensor = int(tensor)
+            if tensor == -1 or model.buffer_data(subgraph.tensors[tensor]) is not None:
+                continue
+            first.setdefault(tensor, node)
+            last[tensor] = max(last.get(tensor, node), node)
+        if flatbuffer.op_name(model.model, op) in RENAMING_OPS:
+            renamed.append((int(op.inputs[0]), int(op.outputs[0])))
+    for tensor in subgraph.outputs:
+        last[int(tensor)] = n_ops
+    sizes = {t: flatbuffer.tensor_nbytes(subgraph.tensors[t]) for t in first}
+    return first, last, sizes, renamed
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_memory_plan_keeps_live_tensors_apart(name, architectures):
+    graph = graph_compiler.compile_graph(architectures[name], name)
+    first, last, sizes, renamed = _lifetimes(architectures[name])
+    # A renamed tensor shares its input's bytes: the pair is one buffer, live as long as either.
+    group = {t: t for t in first}
+    for source, target in renamed:
+        group[target] = group[source]
+    for source, target in renamed:
+        assert graph.tensor_offsets[source] == graph.tensor_offsets[target]
+    span = {}
+    for t in first:
+        start, end = span.get(group[t], (first[t], last[t]))
+        span[group[t]] = (min(start, first[t]), max(end, last[t]))
+    tensors = sorted(first)
+    for t in tensors:
+        offset = graph.tensor_offsets[t]
+        assert offset % 16 == 0
+        assert 0 <= offset and offset + sizes[t] <= graph.arena_bytes
+    for i, a in enumerate(tensors):
+        for b in tensors[i + 1 :]:
+            if group[a] == group[b]:
+                continue
+            (a_start, a_end), (b_start, b_end) = span[group[a]], span[group[b]]
+            if a_start <= b_end and b_start <= a_end:
+                a_off, b_off = graph.tensor_offsets[a], graph.tensor_offsets[b]
+                assert a_off + sizes[a] <= b_off or b_off + sizes[b] <= a_off, (
+                    f"tensors {a} and {b} are live together but overlap in the arena"
+                )
+    assert graph.arena_bytes < sum(sizes[t] for t in tensors if group[t] == t)
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_arena_is_smaller_than_tflm_measured_arena(name, architectures):
+    path = architectures[name]
+    graph = graph_compiler.compile_graph(path, name)
+    measured = tflm.measure_arena(path.read_bytes(), model_info.input_specs(flatbuffer.read_model(path)))
+    assert graph.arena_bytes < measured
+
+
+def test_emission_is_deterministic(architectures, tmp_path):
+    copy = tmp_path / "copy.tflite"
+    shutil.copyfile(architectures["transformer_classifier"], copy)
+    first = graph_compiler.generate(architectures["transformer_classifier"], "transformer.tflite")
+    second = graph_compiler.generate(copy, "transformer.tflite")
+    assert set(first) == {"tc_model_graph.h", "tc_model_graph.c"}
+    assert first == second
+
+
+def test_compiled_graph_reports_ops_and_sizes(architectures):
+    graph = graph_compiler.compile_graph(architectures["conv_classifier"], "conv")
+    model = flatbuffer.read_model(architectures["conv_classifier"])
+    assert [op.op for op in graph.ops] == [
+        flatbuffer.op_name(model.model, op) for op in model.subgraph.operators
+    ]
+    # The weights are the tables, filters and biases; shape and axis operands become params.
+    weight_operands = {"GATHER": (0,), "CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2)}
+    weights = {
+        int(op.inputs[i])
+        for op in model.subgraph.operators
+        for i in weight_operands.get(flatbuffer.op_name(model.model, op), ())
+        if i < len(op.inputs) and op.inputs[i] != -1
+    }
+    assert graph.weight_bytes == sum(flatbuffer.tensor_nbytes(model.subgraph.tensors[t]) for t in weights)
+    convolutions = [op for op in graph.ops if op.op == "CONV_2D"]
+    assert convolutions[0].macs == 64 * 48 * 3 * 32
+    assert graph.inputs[0].c_type == "int32_t" and graph.inputs[0].shape == (1, 64)
+    assert graph.outputs[0].c_type == "int8_t" and graph.outputs[0].length == 2
+
+
+def test_unsupported_operator_is_a_one_line_error(tmp_path):
+    path = tmp_path / "gelu.tflite"
+    path.write_bytes(op_models.gelu_model())
+    with pytest.raises(ToolchainError) as error:
+        graph_compiler.generate(path, "gelu.tflite")
+    assert str(error.value) == "compiled backend: unsupported operator GELU (node 0)"
+
+
+def test_float_model_is_rejected_naming_the_operator(tiny_models):
+    with pytest.raises(ToolchainError) as error:
+        graph_compiler.generate(tiny_models["float"], "classifier_f32.tflite")
+    message = str(error.value)
+    assert message.startswith("compiled backend: ") and "(node 0)" in message and "FLOAT32" in message
+    assert "\n" not in message
+
+
+def test_sanitizers_find_nothing(architectures, tmp_path):
+    objects = op_models.compile_kernels(tmp_path / "kernels", sanitize=True)
+    for name in ARCHITECTURES:
+        model_bytes = architectures[name].read_bytes()
+        program = op_models.build_program(model_bytes, tmp_path / name, objects, sanitize=True)
+        inputs = op_models.random_inputs(model_bytes, 40, seed=22)
+        problems = op_models.mismatches(op_models.tflm_outputs(model_bytes, inputs), program.run(inputs))
+        assert not problems, f"{name}: " + "\n".join(problems[:5])
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+def test_cortex_m3_build_is_warning_free_and_has_no_float(architectures, tmp_path):
+    model_bytes = architectures["transformer_classifier"].read_bytes()
+    objects = op_models.compile_for_cortex_m(model_bytes, tmp_path, "cortex-m3")
+    symbols = subprocess.run(
+        ["arm-none-eabi-nm", *map(str, objects)], capture_output=True, text=True, check=True
+    )
+    soft_float = [line for line in symbols.stdout.splitlines() if "__aeabi_f" in line or "__aeabi_d" in line]
+    assert not soft_float, "float arithmetic in the kernels or the graph:\n" + "\n".join(soft_float)
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc or qemu-system-arm is not installed",
+)
+@pytest.mark.parametrize("cpu", sorted(op_models.QEMU_MACHINES))
+@pytest.mark.parametrize("name", ["conv_classifier", "transformer_classifier"])
+def test_on_cortex_m_matches_tflm(name, cpu, architectures, tmp_path):
+    """On M4 and M7 the dot products take the DSP-extension path (SMLAD)."""
+    model_bytes = architectures[name].read_bytes()
+    inputs = op_models.random_inputs(model_bytes, 12, seed=23)
+    expected = op_models.tflm_outputs(model_bytes, inputs)
+    output = op_models.run_on_cortex_m(model_bytes, inputs, expected, tmp_path, cpu)
+    assert output.strip() == f"0 of {len(inputs)} cases differ"
+    assert len({case[0].tobytes() for case in expected}) > 1
