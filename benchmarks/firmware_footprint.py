@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from toolchain import platformio  # noqa: E402
 
 RAM_START = 0x20000000
+_NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".note", ".stab", ".gnu")
 _ENTRY = re.compile(r"^\s*(?P<section>\.\S+)?\s+0x(?P<address>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)\s+(?P<object>\S+)$")
 
 
@@ -37,6 +38,9 @@ def map_entries(map_path: Path):
         match = _ENTRY.match(line)
         if match and (match.group("section") or pending):
             section = match.group("section") or pending
+            if section.startswith(_NOT_LOADED):
+                pending = None
+                continue
             size = int(match.group("size"), 16)
             if size and not match.group("object").startswith("0x"):
                 yield section, int(match.group("address"), 16), size, match.group("object")
@@ -46,7 +50,7 @@ def map_entries(map_path: Path):
 def category(section: str, address: int, obj: str) -> str:
     name = Path(obj.split("(")[0]).name
     if address >= RAM_START:
-        return "stack (reserved)" if section.startswith(".stack") else "RAM buffers"
+        return "RAM buffers"
     if name.startswith("tc_model_graph"):
         return "weights" if not section.startswith(".text") else "code"
     if name.startswith(("tc_vocab", "tc_unicode_tables")):
@@ -69,23 +73,24 @@ def main() -> int:
                           capture_output=True, text=True, check=True).stdout
     text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
     totals = defaultdict(int)
-    data_init = 0
     for section, address, nbytes, obj in map_entries(build / "firmware.map"):
         totals[category(section, address, obj)] += nbytes
-        if address >= RAM_START and section.startswith(".data"):
-            data_init += nbytes  # initial values are stored in flash too
+    sections = subprocess.run(["arm-none-eabi-size", "-A", str(build / "firmware.elf")],
+                              capture_output=True, text=True, check=True).stdout
+    stack = next(int(l.split()[1]) for l in sections.splitlines() if l.startswith(".stack"))
+    totals["stack (reserved)"] = stack
     print(size.rstrip())
     flash = text + data
     ram = data + bss
     print(f"\nflash {flash:,} B ({flash / 1024:.1f} KiB) = text+rodata {text:,} + .data {data:,}")
     for name in ("weights", "vocab + Unicode tables", "code", "other constants"):
         print(f"  {name:<24}{totals[name]:>10,} B")
-    print(f"RAM {ram:,} B ({ram / 1024:.1f} KiB) = .data + .bss, incl. the reserved stack")
+    print(f"RAM {ram:,} B ({ram / 1024:.1f} KiB) = .data + .bss (the .bss total includes the reserved stack)")
     for name in ("RAM buffers", "stack (reserved)"):
         print(f"  {name:<24}{totals[name]:>10,} B")
-    arena = next((int(l.split()[2]) for l in (ROOT / "firmware/lib/textclf_model/src/tc_model_graph.h")
+    arena = next((int(l.split()[2].rstrip("uU")) for l in (ROOT / "firmware/lib/textclf_model/src/tc_model_graph.h")
                   .read_text().splitlines() if l.startswith("#define TC_MODEL_ARENA_BYTES")), None)
-    print(f"  of which the static tensor arena: {arena:,} B")
+    print(f"  of which the static tensor arena: {arena:,} B (the rest: line buffers, newlib's stdio)")
     return 0
 
 

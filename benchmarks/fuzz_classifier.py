@@ -9,6 +9,7 @@ Findings (crash-*, leak-*, timeout-* files) land in build/fuzz/findings/.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -36,16 +37,10 @@ def build_fuzzer() -> Path:
 def seed_corpus() -> Path:
     corpus = WORK / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    goldens = LIB / "textclf_model" / "src" / "tc_goldens.c"
-    texts = list(SEEDS)
-    import json
-
-    model_goldens = ROOT / "models" / "default" / "goldens.json"
-    if model_goldens.is_file():
-        texts += [v["text"].encode("utf-8") for v in json.loads(model_goldens.read_text())["vectors"]]
+    goldens = json.loads((ROOT / "models" / "default" / "goldens.json").read_text())["vectors"]
+    texts = SEEDS + [v["text"].encode("utf-8") for v in goldens]
     for index, text in enumerate(texts):
         (corpus / f"seed-{index:03d}").write_bytes(text)
-    assert goldens.is_file(), "emit the model first (python -m toolchain emit)"
     return corpus
 
 

@@ -59,7 +59,7 @@ def plan_bytes() -> int:
     header = (LIB / "textclf_model" / "src" / "tc_model_graph.h").read_text()
     for line in header.splitlines():
         if line.startswith("#define TC_MODEL_ARENA_BYTES"):
-            return int(line.split()[2])
+            return int(line.split()[2].rstrip("uU"))
     raise SystemExit("tc_model_graph.h has no TC_MODEL_ARENA_BYTES")
 
 

@@ -15,7 +15,7 @@ from conftest import ROOT
 TINY = [
     "--name", "tiny", "--max-examples", "240", "--max-transfer", "60", "--augment-copies", "1",
     "--teacher-max-steps", "4", "--vocab-size", "2100", "--seq-len", "24", "--embedding-dim", "8",
-    "--hidden-dim", "16", "--epochs", "2", "--golden-count", "6",
+    "--hidden-dim", "16", "--epochs", "2", "--finetune-epochs", "1", "--golden-count", "6",
 ]
 
 

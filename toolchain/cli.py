@@ -39,7 +39,8 @@ CONFIG_FLAGS = (
     ("--seq-len", "student.sequence_length", int, "tokens per sentence incl. [CLS] and [SEP]"),
     ("--embedding-dim", "student.embedding_dim", int, "student embedding width"),
     ("--hidden-dim", "student.hidden_dim", int, "student hidden width"),
-    ("--epochs", "student.epochs", int, "student distillation epochs"),
+    ("--epochs", "student.epochs", int, "student epochs, phase 1 (projected teacher embeddings)"),
+    ("--finetune-epochs", "student.finetune_epochs", int, "student epochs, phase 2 (fine-tuning)"),
     ("--golden-count", "verify.golden_count", int, "test sentences saved as golden vectors"),
 )
 
@@ -78,7 +79,33 @@ def _cmd_build(args) -> int:
     outcomes, seconds = build.build(config)
     _print_outcomes(outcomes)
     print(f"build '{config.name}' finished in {seconds / 60:.1f} min; model in {config.model_dir}")
+    emit_now = args.emit if args.emit is not None else config.name == "default"
+    if emit_now:
+        return _emit(config.model_dir, None, check=False)
+    print(f"firmware not touched; to run this model on the device: python -m toolchain emit --model {config.model_dir}")
     return 0
+
+
+def _emit(model_dir, lib_dir, check: bool) -> int:
+    from toolchain import emit
+
+    emission = emit.generate(model_dir)
+    target = lib_dir or emit.FIRMWARE_LIB
+    if check:
+        problems = emit.differences(emission, target)
+        for problem in problems:
+            print(problem)
+        print("generated C is up to date" if not problems else f"{len(problems)} generated file(s) out of date")
+        return 1 if problems else 0
+    written = emit.write(emission, target)
+    graph = emission.graph
+    print(f"emitted {len(written)} files into {target}: {len(graph.ops)} ops, static arena {graph.arena_bytes:,} B, "
+          f"weights {graph.weight_bytes:,} B; TFLM resolver with {len(emission.resolver.ops)} ops")
+    return 0
+
+
+def _cmd_emit(args) -> int:
+    return _emit(Path(args.model), Path(args.lib_dir) if args.lib_dir else None, args.check)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="run the whole pipeline (cached stages are skipped)")
     _add_config_flags(build)
+    build.add_argument("--emit", dest="emit", action="store_true", default=None,
+                       help="write the model's C into firmware/lib (default for the 'default' build)")
+    build.add_argument("--no-emit", dest="emit", action="store_false", help="leave firmware/lib alone")
     build.set_defaults(run=_cmd_build)
+
+    emit = commands.add_parser("emit", help="generate the firmware's C sources from a model directory")
+    emit.add_argument("--model", default="models/default", help="model directory (default: models/default)")
+    emit.add_argument("--lib-dir", help="PlatformIO lib folder to write into (default: firmware/lib)")
+    emit.add_argument("--check", action="store_true",
+                      help="only compare with the files on disk; exit 1 if any differs")
+    emit.set_defaults(run=_cmd_emit)
     stage_help = {
         "data": "labelled split and transfer text",
         "teacher": "load or fine-tune the teacher; its logits for every text",

@@ -49,18 +49,21 @@ class TeacherConfig:
 
 @dataclass
 class StudentConfig:
-    architecture: str = "bag"  # see toolchain.student.ARCHITECTURES
-    vocab_size: int = 8000
+    architecture: str = "cnn"  # see toolchain.student.ARCHITECTURES
+    vocab_size: int = 7600
     sequence_length: int = 64
     embedding_dim: int = 32
     hidden_dim: int = 64
-    epochs: int = 12
+    # Phase 1: the embedding table as a learned projection of the teacher's piece vectors.
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    # Phase 2: the multiplied-out table and everything else fine-tuned.
+    finetune_epochs: int = 3
+    finetune_learning_rate: float = 1e-4
     batch_size: int = 64
-    learning_rate: float = 3e-3
     temperature: float = 2.0
     # loss = distill_weight * T^2 * KL(teacher_T || student_T) + (1 - distill_weight) * CE(labels)
     distill_weight: float = 0.7
-    init_from_teacher: bool = True  # embedding rows from the teacher's, projected by PCA
 
 
 @dataclass

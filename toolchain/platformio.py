@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-OFFLINE_ENVS = ("native", "qemu_m3", "qemu_m4", "qemu_m7")
+OFFLINE_ENVS = ("native", "native_sanitize", "qemu_m3", "qemu_m4", "qemu_m7")
 
 
 def pio_environment() -> dict:

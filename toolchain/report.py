@@ -14,12 +14,34 @@ import numpy as np
 
 from toolchain.stages import read_stamp
 
-VERSION = "1"
+VERSION = "2"
 COPIED = {
     "student": ("vocab.txt", "tokenizer.json"),
     "convert": ("student_fp32.tflite", "student_fp16.tflite", "student_int8.tflite"),
     "verify": ("goldens.json",),
 }
+
+
+# No software/version stamp in the PNGs: same metrics, same bytes.
+NO_METADATA = {"Software": None}
+
+
+def _bar_chart(plt, path: Path, title: str, ylabel: str, labels, values, colors, fmt: str,
+               log_scale: bool = False, y_limits=None) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bars = ax.bar(labels, values, color=colors)
+    if log_scale:
+        ax.set_yscale("log")
+    if y_limits:
+        ax.set_ylim(*y_limits)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    for bar, value in zip(bars, values):
+        ax.annotate(fmt.format(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=NO_METADATA)
+    plt.close(fig)
 
 
 def _plots(metrics: dict, out: Path) -> None:
@@ -30,40 +52,20 @@ def _plots(metrics: dict, out: Path) -> None:
 
     plots = out / "plots"
     plots.mkdir()
-    no_metadata = {"Software": None}
 
     sizes = metrics["sizes_bytes"]
     names = ["teacher_checkpoint", "saved_model", "fp32", "fp16", "int8"]
-    labels = ["teacher\ncheckpoint", "float student\nSavedModel", "student\nFP32 .tflite",
-              "student\nFP16 .tflite", "student\nINT8 .tflite"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    bars = ax.bar(labels, [sizes[n] / 1024 for n in names], color=["#888", "#6a9", "#48c", "#48c", "#c64"])
-    ax.set_yscale("log")
-    ax.set_ylabel("KiB (log scale)")
-    ax.set_title("Model size per format")
-    for bar, n in zip(bars, names):
-        ax.annotate(f"{sizes[n] / 1024:,.0f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(plots / "sizes.png", dpi=100, metadata=no_metadata)
-    plt.close(fig)
-
+    _bar_chart(plt, plots / "sizes.png", "Model size per format", "KiB (log scale)",
+               ["teacher\ncheckpoint", "float student\nSavedModel", "student\nFP32 .tflite",
+                "student\nFP16 .tflite", "student\nINT8 .tflite"],
+               [sizes[n] / 1024 for n in names], ["#888", "#6a9", "#48c", "#48c", "#c64"], "{:,.0f}",
+               log_scale=True)
     acc = metrics["accuracy_test"]
-    stages = ["teacher", "float_student", "int8_tflite", "int8_tflm"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    bars = ax.bar(["teacher\n(PyTorch)", "float student\n(Keras)", "INT8 student\n(TFLite)",
-                   "INT8 student\n(TFLite Micro)"], [100 * acc[s] for s in stages],
-                  color=["#888", "#6a9", "#48c", "#c64"])
-    low = min(100 * acc[s] for s in stages)
-    ax.set_ylim(max(0, low - 10), 100)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy per stage")
-    for bar, s in zip(bars, stages):
-        ax.annotate(f"{100 * acc[s]:.1f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(plots / "accuracy.png", dpi=100, metadata=no_metadata)
-    plt.close(fig)
+    values = [100 * acc[s] for s in ("teacher", "float_student", "int8_tflite", "int8_tflm")]
+    _bar_chart(plt, plots / "accuracy.png", "Accuracy per stage", "test accuracy (%)",
+               ["teacher\n(PyTorch)", "float student\n(Keras)", "INT8 student\n(TFLite)",
+                "INT8 student\n(TFLite Micro)"], values, ["#888", "#6a9", "#48c", "#c64"], "{:.1f}",
+               y_limits=(max(0, min(values) - 10), 100))
 
     matrix = np.array(metrics["confusion_int8_tflm"])
     names = metrics["labels"]
@@ -78,7 +80,7 @@ def _plots(metrics: dict, out: Path) -> None:
                 color="white" if value > matrix.max() / 2 else "black")
     ax.set_title("Confusion matrix (test split)")
     fig.tight_layout()
-    fig.savefig(plots / "confusion.png", dpi=100, metadata=no_metadata)
+    fig.savefig(plots / "confusion.png", dpi=100, metadata=NO_METADATA)
     plt.close(fig)
 
 

@@ -1,12 +1,20 @@
-"""Stage 3, `toolchain distill`: a small tf-keras student distilled from the teacher's logits.
+"""Stage 3, `toolchain distill`: a small tf-keras student distilled from the teacher.
 
 Reads the data stage (texts, labels, transfer text) and the teacher stage (logits for every text,
-the teacher's WordPiece vocabulary and word embeddings). Writes:
+its WordPiece vocabulary, and `token_context.npy`: each piece's mean last hidden state in the
+fine-tuned teacher, and its input embedding table). Writes:
   vocab.txt, tokenizer.json     the pruned WordPiece vocabulary and its HF tokenizer
   saved_model/                  float student, serving signature `ids: int32[1, L] -> logits`
   calibration_ids.npy           token ids of training text for INT8 calibration
   predictions_test.npy          float student logits on the test split
   metrics.json
+
+Training has two phases. (1) The embedding table is a learned projection of the teacher's
+piece vectors: the student sees a frozen [V, H] table of teacher context vectors followed by a
+bias-free Dense(H -> D), so only H*D numbers decide all V rows — a strong, task-aware prior that
+a small labelled set cannot overfit. (2) The projection is multiplied out into an ordinary
+[V, D] embedding table (the same function, exactly) and the whole student is fine-tuned briefly.
+The loss everywhere: temperature-softened KL to the teacher plus cross-entropy to the labels.
 
 Every architecture stays inside what TFLite Micro runs fully in int8: no GELU (x*sigmoid(1.702x)),
 no float masks (the [PAD] embedding row is held at zero instead), tensors of rank <= 4.
@@ -25,7 +33,7 @@ from toolchain.data import MASK_TOKEN, read_jsonl
 from toolchain.errors import ToolchainError
 from toolchain.progress import progress
 
-VERSION = "1"
+VERSION = "4"
 ARCHITECTURES = ("bag", "cnn", "transformer")
 CALIBRATION_IDS = 2000
 
@@ -38,35 +46,32 @@ def _keras():
     return keras
 
 
-def teacher_word_embeddings(teacher_model_dir: Path) -> np.ndarray | None:
-    """The teacher's input embedding matrix (vocab x hidden) from its safetensors checkpoint."""
-    from safetensors.numpy import load_file
+def context_table(vocab: list[str], teacher_vocab: list[str], context: np.ndarray, counts: np.ndarray,
+                  embeddings: np.ndarray, prior_weight: float = 5.0) -> np.ndarray:
+    """[V, H] teacher context vectors for the student's pieces, centred and unit-scaled.
 
-    for path in sorted(teacher_model_dir.glob("*.safetensors")):
-        weights = load_file(str(path))
-        for name, value in weights.items():
-            if name.endswith("word_embeddings.weight"):
-                return value.astype(np.float32)
-    return None
-
-
-def embedding_init(vocab: list[str], teacher_vocab: list[str], teacher_embeddings: np.ndarray,
-                   dim: int, seed: int) -> np.ndarray:
-    """Student rows = teacher rows of the same pieces, projected to `dim` by PCA.
-
-    Scaled to a standard deviation of 0.05 per entry (Keras' uniform init scale); [PAD] stays 0."""
+    A piece's mean context vector is shrunk toward a prediction from its static input embedding
+    (ridge regression fitted on the pieces the teacher did read), with the prediction counting as
+    `prior_weight` occurrences: rare pieces lean on the prediction, and the ~quarter of the
+    student's pieces the teacher never produced itself (pruning re-segments words) get it whole."""
+    seen = counts > 0
+    if not seen.any():
+        raise ToolchainError("the teacher's context vectors cover none of its vocabulary")
+    inputs, targets = embeddings[seen].astype(np.float64), context[seen].astype(np.float64)
+    ridge = np.linalg.solve(inputs.T @ inputs + np.eye(inputs.shape[1]), inputs.T @ targets)
+    predicted = embeddings.astype(np.float64) @ ridge
+    n = counts.astype(np.float64)[:, None]
+    blended = (n * context + prior_weight * predicted) / (n + prior_weight)
     index = {piece: i for i, piece in enumerate(teacher_vocab)}
-    rng = np.random.default_rng(seed)
-    rows = np.stack([
-        teacher_embeddings[index[p]] if p in index else rng.normal(0, teacher_embeddings.std(), teacher_embeddings.shape[1])
-        for p in vocab
-    ]).astype(np.float64)
-    centered = rows - rows.mean(axis=0)
-    _, _, components = np.linalg.svd(centered[wordpiece.PAD_ID + 1 :], full_matrices=False)
-    projected = centered @ components[:dim].T
-    projected *= 0.05 / projected.std()
-    projected[wordpiece.PAD_ID] = 0.0
-    return projected.astype(np.float32)
+    rows = np.zeros((len(vocab), context.shape[1]), dtype=np.float64)
+    for i, piece in enumerate(vocab):
+        j = index.get(piece)
+        if j is not None and i != wordpiece.PAD_ID:
+            rows[i] = blended[j]
+    known = rows.any(axis=1)
+    rows[known] -= rows[known].mean(axis=0)
+    rows[known] /= rows[known].std()
+    return rows.astype(np.float32)
 
 
 def _zero_pad_row():
@@ -84,41 +89,37 @@ def _zero_pad_row():
     return ZeroPadRow()
 
 
-def build_model(config: StudentConfig, num_labels: int, init: np.ndarray | None, seed: int):
-    """The student, by name. Input: int32 token ids [batch, L]; output: float logits [batch, K]."""
+def build_trunk(config: StudentConfig, num_labels: int):
+    """Everything after the embedding, by architecture: [batch, L, D] floats -> [batch, K] logits."""
     keras = _keras()
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
-    L, V, D, H = config.sequence_length, config.vocab_size, config.embedding_dim, config.hidden_dim
-    ids = keras.Input((L,), dtype="int32", name="ids")
-    embed = keras.layers.Embedding(
-        V, D, name="embedding", embeddings_constraint=_zero_pad_row(),
-        embeddings_initializer=keras.initializers.Constant(init) if init is not None else "uniform",
-    )
-    x = embed(ids)
+    L, D, H = config.sequence_length, config.embedding_dim, config.hidden_dim
+    x_in = keras.Input((L, D), name="embedded")
+    x = keras.layers.SpatialDropout1D(0.1, name="embedding_dropout")(x_in)
     arch = config.architecture
     if arch == "bag":
-        mean = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
-        peak = keras.layers.GlobalMaxPooling1D(name="max_pool")(x)
-        h = keras.layers.Concatenate(name="pooled")([mean, peak])
-        h = keras.layers.Dense(H, activation="relu", name="hidden")(h)
+        h = keras.layers.Concatenate(name="pooled")(
+            [keras.layers.GlobalAveragePooling1D(name="mean_pool")(x),
+             keras.layers.GlobalMaxPooling1D(name="max_pool")(x)])
     elif arch == "cnn":
         c = keras.layers.Conv1D(H, 3, padding="same", activation="relu", name="conv3")(x)
-        h = keras.layers.GlobalMaxPooling1D(name="max_pool")(c)
-        h = keras.layers.Dense(H, activation="relu", name="hidden")(h)
+        h = keras.layers.Concatenate(name="pooled")(
+            [keras.layers.GlobalAveragePooling1D(name="mean_pool")(c),
+             keras.layers.GlobalMaxPooling1D(name="max_pool")(c)])
     elif arch == "transformer":
-        heads = 2
         positions = keras.layers.Embedding(L, D, name="positions")(tf.range(L)[tf.newaxis, :])
         x = keras.layers.Add(name="embed_sum")([x, positions])
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="embed_norm")(x)
-        x = _encoder_block(keras, tf, x, L, D, heads, H)
+        x = _encoder_block(keras, tf, x, L, D, 2, H)
         h = keras.layers.Lambda(lambda t: t[:, 0, :], name="cls")(x)
     else:
         raise ToolchainError(f"unknown student architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
     h = keras.layers.Dropout(0.2, name="dropout")(h)
+    h = keras.layers.Dense(H, activation="relu", name="hidden")(h)
+    h = keras.layers.Dropout(0.2, name="hidden_dropout")(h)
     logits = keras.layers.Dense(num_labels, name="logits")(h)
-    return keras.Model(ids, logits, name=f"student_{arch}")
+    return keras.Model(x_in, logits, name=f"trunk_{arch}")
 
 
 def _encoder_block(keras, tf, x, L, D, heads, ffn_dim):
@@ -149,6 +150,25 @@ def _encoder_block(keras, tf, x, L, D, heads, ffn_dim):
     )
 
 
+def build_models(config: StudentConfig, num_labels: int, table: np.ndarray, seed: int):
+    """(projection model, deployable model) sharing one trunk.
+
+    The projection model reads the frozen [V, H] teacher table through Dense(H -> D, no bias);
+    the deployable one reads an ordinary [V, D] embedding ([PAD] row held at zero)."""
+    keras = _keras()
+    keras.utils.set_random_seed(seed)
+    L, V, D = config.sequence_length, config.vocab_size, config.embedding_dim
+    trunk = build_trunk(config, num_labels)
+    ids = keras.Input((L,), dtype="int32", name="ids")
+    teacher_table = keras.layers.Embedding(V, table.shape[1], trainable=False, name="teacher_context",
+                                           embeddings_initializer=keras.initializers.Constant(table))
+    projection = keras.layers.Dense(D, use_bias=False, name="projection")
+    projected = keras.Model(ids, trunk(projection(teacher_table(ids))), name="student_projected")
+    embedding = keras.layers.Embedding(V, D, name="embedding", embeddings_constraint=_zero_pad_row())
+    deployable = keras.Model(ids, trunk(embedding(ids)), name=f"student_{config.architecture}")
+    return projected, deployable, projection, embedding
+
+
 def distillation_loss(num_labels: int, temperature: float, distill_weight: float):
     """y_true packs [teacher logits (K), one-hot label (K), has_label (1)] per example."""
     import tensorflow as tf
@@ -168,6 +188,19 @@ def distillation_loss(num_labels: int, temperature: float, distill_weight: float
     return loss
 
 
+def label_accuracy(num_labels: int):
+    import tensorflow as tf
+
+    def accuracy(y_true, y_pred):
+        """Accuracy against the label where there is one (validation always has labels)."""
+        k = num_labels
+        hit = tf.cast(tf.equal(tf.argmax(y_true[:, k : 2 * k], 1), tf.argmax(y_pred, 1)), tf.float32)
+        has = y_true[:, 2 * k]
+        return tf.reduce_sum(hit * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+
+    return accuracy
+
+
 def _targets(teacher_logits: np.ndarray, labels: np.ndarray | None, k: int) -> np.ndarray:
     n = len(teacher_logits)
     onehot = np.zeros((n, k), np.float32)
@@ -182,32 +215,44 @@ def _counting_texts(texts: list[str]) -> list[str]:
     return [t.replace(MASK_TOKEN, " ") for t in texts]
 
 
-class _ProgressCallback:
+def _progress_callback(epochs: int, desc: str):
     """tqdm over epochs with the validation accuracy in the postfix (Keras' own bar is off)."""
+    keras = _keras()
 
-    def __new__(cls, epochs: int):
-        keras = _keras()
+    class Callback(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = progress(total=epochs, desc=desc, unit="epoch")
 
-        class Callback(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.bar = progress(total=epochs, desc="student distill", unit="epoch")
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}", val_acc=f"{logs.get('val_accuracy', 0):.3f}")
 
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                self.bar.update(1)
-                self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}",
-                                     val_acc=f"{logs.get('val_accuracy', 0):.3f}")
+        def on_train_end(self, logs=None):
+            self.bar.close()
 
-            def on_train_end(self, logs=None):
-                self.bar.close()
+    return Callback()
 
-        return Callback()
+
+def _fit(model, x, y, validation, epochs: int, learning_rate: float, config: StudentConfig, k: int,
+         desc: str) -> list[float]:
+    """Trains for a fixed number of epochs and keeps the final weights: the validation split is
+    small (about a thousand sentences), so picking its best epoch mostly picks noise."""
+    keras = _keras()
+    if epochs <= 0:
+        return []
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=distillation_loss(k, config.temperature, config.distill_weight),
+                  metrics=[label_accuracy(k)])
+    history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=config.batch_size,
+                        shuffle=True, verbose=0, callbacks=[_progress_callback(epochs, desc)])
+    return [float(v) for v in history.history["val_accuracy"]]
 
 
 def produce(config: StudentConfig, seed: int, data_dir: Path, teacher_dir: Path, out: Path) -> dict:
-    keras = _keras()
     import tensorflow as tf
 
+    tf.config.experimental.enable_op_determinism()
     labels = json.loads((data_dir / "labels.json").read_text())
     k = len(labels)
     rows = {name: read_jsonl(data_dir / f"{name}.jsonl") for name in ("train", "validation", "test", "transfer")}
@@ -216,78 +261,53 @@ def produce(config: StudentConfig, seed: int, data_dir: Path, teacher_dir: Path,
     logits = {name: np.load(teacher_dir / f"logits_{name}.npy") for name in rows}
 
     teacher_vocab = wordpiece.read_vocab_file(teacher_dir / "vocab.txt")
-    if config.vocab_size <= 0:
-        raise ToolchainError("student.vocab_size must be positive")
     vocab = wordpiece.prune_vocab(teacher_vocab, _counting_texts(texts["train"] + texts["transfer"]),
                                   config.vocab_size)
-    config_vocab = len(vocab)
     wordpiece.save(vocab, config.sequence_length, out)
     deployed = wordpiece.build_tokenizer(vocab, config.sequence_length)
-    training = wordpiece.with_mask_token(deployed)
     ids = {name: wordpiece.encode(deployed, texts[name]) for name in ("train", "validation", "test")}
-    ids["transfer"] = wordpiece.encode(training, texts["transfer"])
+    ids["transfer"] = wordpiece.encode(wordpiece.with_mask_token(deployed), texts["transfer"])
 
-    init = None
-    if config.init_from_teacher:
-        table = teacher_word_embeddings(teacher_dir / "model")
-        if table is not None and table.shape[0] == len(teacher_vocab):
-            init = embedding_init(vocab, teacher_vocab, table, config.embedding_dim, seed)
-    sized = StudentConfig(**{**config.__dict__, "vocab_size": config_vocab})
-    model = build_model(sized, k, init, seed)
+    table = context_table(vocab, teacher_vocab, np.load(teacher_dir / "token_context.npy").astype(np.float32),
+                          np.load(teacher_dir / "token_counts.npy"),
+                          np.load(teacher_dir / "token_embeddings.npy").astype(np.float32))
+    sized = StudentConfig(**{**config.__dict__, "vocab_size": len(vocab)})
+    projected, deployable, projection, embedding = build_models(sized, k, table, seed)
 
     x = np.concatenate([ids["train"], ids["transfer"]])
     y = np.concatenate([_targets(logits["train"], truth["train"], k), _targets(logits["transfer"], None, k)])
-    val_y = _targets(logits["validation"], truth["validation"], k)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=distillation_loss(k, config.temperature, config.distill_weight),
-        metrics=[_label_accuracy(k)],
-    )
-    best = keras.callbacks.ModelCheckpoint(str(out / "best.weights.h5"), monitor="val_accuracy", mode="max",
-                                           save_best_only=True, save_weights_only=True, verbose=0)
-    history = model.fit(
-        x, y, validation_data=(ids["validation"], val_y), epochs=config.epochs,
-        batch_size=config.batch_size, shuffle=True, verbose=0,
-        callbacks=[best, _ProgressCallback(config.epochs)],
-    )
-    model.load_weights(str(out / "best.weights.h5"))
-    (out / "best.weights.h5").unlink()
+    validation = (ids["validation"], _targets(logits["validation"], truth["validation"], k))
+    phase1 = _fit(projected, x, y, validation, config.epochs, config.learning_rate, config, k,
+                  "student: projection")
+    # Multiply the projection out: gather-then-project equals project-the-table-then-gather.
+    baked = table @ projection.get_weights()[0]
+    baked[wordpiece.PAD_ID] = 0.0
+    embedding.set_weights([baked])
+    phase2 = _fit(deployable, x, y, validation, config.finetune_epochs, config.finetune_learning_rate, config, k,
+                  "student: fine-tune")
 
-    predictions = {name: model.predict(ids[name], batch_size=256, verbose=0) for name in ("validation", "test")}
+    predictions = {name: deployable.predict(ids[name], batch_size=256, verbose=0) for name in ("validation", "test")}
     accuracy = {name: float((p.argmax(1) == truth[name]).mean()) for name, p in predictions.items()}
     agreement = {name: float((p.argmax(1) == logits[name].argmax(1)).mean()) for name, p in predictions.items()}
     np.save(out / "predictions_test.npy", predictions["test"].astype(np.float32))
 
-    serve = tf.function(lambda token_ids: {"logits": model(token_ids, training=False)})
+    serve = tf.function(lambda token_ids: {"logits": deployable(token_ids, training=False)})
     signature = serve.get_concrete_function(tf.TensorSpec([1, config.sequence_length], tf.int32, name="ids"))
-    tf.saved_model.save(model, str(out / "saved_model"), signatures={"serving_default": signature})
+    tf.saved_model.save(deployable, str(out / "saved_model"), signatures={"serving_default": signature})
 
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(x), size=min(CALIBRATION_IDS, len(x)), replace=False)
     np.save(out / "calibration_ids.npy", x[np.sort(pick)])
     summary = {
         "architecture": config.architecture,
-        "vocab_size": config_vocab,
+        "vocab_size": len(vocab),
         "sequence_length": config.sequence_length,
-        "parameters": int(model.count_params()),
+        "embedding_dim": config.embedding_dim,
+        "parameters": int(deployable.count_params()),
         "accuracy": accuracy,
         "teacher_agreement": agreement,
-        "epochs_run": len(history.history["loss"]),
-        "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
+        "validation_accuracy_per_epoch": {"projection": phase1, "fine_tune": phase2},
         "labels": labels,
-        "initialised_from_teacher": init is not None,
     }
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def _label_accuracy(k: int):
-    import tensorflow as tf
-
-    def accuracy(y_true, y_pred):
-        """Accuracy against the label where there is one (validation always has labels)."""
-        hit = tf.cast(tf.equal(tf.argmax(y_true[:, k : 2 * k], 1), tf.argmax(y_pred, 1)), tf.float32)
-        has = y_true[:, 2 * k]
-        return tf.reduce_sum(hit * has) / tf.maximum(tf.reduce_sum(has), 1.0)
-
-    return accuracy

@@ -7,7 +7,9 @@ BERT and DistilBERT blocks compute the same function; DistilBERT has no token ty
 token-type row 0 is folded into the position embeddings.
 
 Outputs: model/ (save_pretrained + tokenizer), vocab.txt (the WordPiece vocabulary, id order),
-logits_{train,validation,test,transfer}.npy, metrics.json.
+logits_{train,validation,test,transfer}.npy, token_context.npy + token_counts.npy (the mean last
+hidden state of every vocabulary piece over the training and transfer text), token_embeddings.npy
+(the input embedding table), metrics.json.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from toolchain.data import read_jsonl
 from toolchain.errors import ToolchainError
 from toolchain.progress import progress
 
-VERSION = "1"
+VERSION = "3"
 LOGIT_SPLITS = ("train", "validation", "test", "transfer")
 
 
@@ -217,8 +219,28 @@ def fine_tune(model, tokenizer, texts, labels, config: TeacherConfig, seed: int)
     return {"steps": step, "final_loss": float(np.mean(running[-50:])) if running else None}
 
 
+class TokenContext:
+    """Per-vocabulary-piece mean of the teacher's last hidden state over the texts it reads.
+
+    A context-aware, task-tuned vector for every piece: the student's embedding table is learned
+    as a projection of these (see toolchain.student)."""
+
+    def __init__(self, vocab_size: int, hidden: int):
+        self.sums = np.zeros((vocab_size, hidden), dtype=np.float64)
+        self.counts = np.zeros(vocab_size, dtype=np.int64)
+
+    def add(self, input_ids: np.ndarray, mask: np.ndarray, hidden: np.ndarray) -> None:
+        valid = mask.astype(bool)
+        np.add.at(self.sums, input_ids[valid], hidden[valid])
+        np.add.at(self.counts, input_ids[valid], 1)
+
+    def means(self) -> np.ndarray:
+        return (self.sums / np.maximum(self.counts, 1)[:, None]).astype(np.float32)
+
+
 def predict_logits(model, tokenizer, texts: list[str], max_length: int, desc: str,
-                   label_order: list[int] | None = None, batch_size: int = 64) -> np.ndarray:
+                   label_order: list[int] | None = None, batch_size: int = 64,
+                   context: TokenContext | None = None) -> np.ndarray:
     torch = _torch()
     encoded = _encode(tokenizer, texts, max_length)
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
@@ -227,7 +249,10 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, desc: st
     with torch.inference_mode(), progress(total=len(texts), desc=desc, unit="text") as bar:
         for batch in batches:
             input_ids, mask = _collate(torch, [encoded[i] for i in batch], tokenizer.pad_token_id)
-            out[batch] = model(input_ids=input_ids, attention_mask=mask).logits.float().numpy()
+            result = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=context is not None)
+            out[batch] = result.logits.float().numpy()
+            if context is not None:
+                context.add(input_ids.numpy(), mask.numpy(), result.hidden_states[-1].float().numpy())
             bar.update(len(batch))
     return out[:, label_order] if label_order is not None else out
 
@@ -250,14 +275,21 @@ def produce(config: TeacherConfig, seed: int, data_dir: Path, out: Path) -> dict
     texts = {name: [r["text"] for r in rows] for name, rows in splits.items()}
     texts["transfer"] = [r["text"] for r in transfer]
     accuracy = {}
+    # Piece vectors come from the text the student trains on only, never validation or test.
+    context = TokenContext(len(tokenizer), model.config.hidden_size)
     for name in LOGIT_SPLITS:
         logits = predict_logits(model, tokenizer, texts[name], config.max_length,
-                                f"teacher logits ({name})", label_order_out)
+                                f"teacher logits ({name})", label_order_out,
+                                context=context if name in ("train", "transfer") else None)
         np.save(out / f"logits_{name}.npy", logits)
         if name != "transfer":
             truth = np.array([r["label"] for r in splits[name]])
             accuracy[name] = float((logits.argmax(1) == truth).mean())
     summary["accuracy"] = accuracy
+    np.save(out / "token_context.npy", context.means().astype(np.float16))
+    np.save(out / "token_counts.npy", context.counts)
+    np.save(out / "token_embeddings.npy",
+            model.get_input_embeddings().weight.detach().float().numpy().astype(np.float16))
     if label_order is not None:
         # Store the checkpoint with its outputs in the task's label order.
         _reorder_classifier(model, label_order)

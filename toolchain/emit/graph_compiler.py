@@ -69,6 +69,9 @@ class CompiledGraph:
     outputs: list[IoTensor]
     tensor_offsets: dict[int, int]  # activation tensor -> arena offset
     plan: memory_plan.MemoryPlan  # buffer keys are the tensors that own each buffer
+    # (input tensor, output tensor, lead): operators whose output starts `lead` bytes below their
+    # input and overlaps it, as the kernel allows (operators.streaming_lead).
+    streamed: list[tuple[int, int, int]]
 
 
 def generate(model_path: Path, source: str) -> dict[str, str]:
@@ -124,7 +127,7 @@ class _Compiler:
                 )
             )
         self._check_io()
-        plan, tensor_offsets = self._plan(aliases)
+        plan, tensor_offsets, streamed = self._plan(aliases, calls)
         constants = self._constants(calls)
         inputs = [self._io(t, tensor_offsets) for t in self.graph_inputs]
         outputs = [self._io(t, tensor_offsets) for t in self.graph_outputs]
@@ -138,6 +141,7 @@ class _Compiler:
             outputs=outputs,
             tensor_offsets=tensor_offsets,
             plan=plan,
+            streamed=streamed,
         )
 
     def _check_io(self) -> None:
@@ -153,7 +157,7 @@ class _Compiler:
                     f"compiled backend: graph input/output {self.name(index)!r} is a constant"
                 )
 
-    def _plan(self, aliases: dict[int, int]) -> tuple[memory_plan.MemoryPlan, dict[int, int]]:
+    def _plan(self, aliases: dict[int, int], calls: list[KernelCall]):
         def owner(tensor: int) -> int:
             while tensor in aliases:
                 tensor = aliases[tensor]
@@ -178,13 +182,35 @@ class _Compiler:
                     touch(int(tensor), node)
         for tensor in self.graph_outputs:
             touch(tensor, n_ops)
+        # An output allowed to overlap its input (a streaming kernel) is planned as one buffer
+        # holding both: the output at its start, the input `lead` (aligned) bytes in.
+        io = {owner(t) for t in self.graph_inputs + self.graph_outputs}
+        merged: dict[int, tuple[int, int]] = {}  # input owner -> (output owner, aligned lead)
+        streamed = []
+        for node, call in enumerate(calls):
+            if call.streaming_lead is None:
+                continue
+            source, target = owner(self.operators[node].inputs[0]), owner(self.operators[node].outputs[0])
+            taken = {k for pair in merged.items() for k in (pair[0], pair[1][0])}
+            if last[source] != node or source in io or target in io or {source, target} & taken:
+                continue
+            lead = memory_plan.align(call.streaming_lead)
+            merged[source] = (target, lead)
+            first[target] = first.pop(source)
+            last.pop(source)
+            size[target] = max(size[target], lead + size.pop(source))
+            streamed.append((int(self.operators[node].inputs[0]), int(self.operators[node].outputs[0]),
+                             call.streaming_lead))
         buffers = [
             memory_plan.Buffer(key=k, size=size[k], first=first[k], last=last[k]) for k in sorted(first)
         ]
         plan = memory_plan.plan_memory(buffers)
-        activations = set(first) | set(aliases)
-        offsets = {t: plan.offsets[owner(t)] for t in sorted(activations)}
-        return plan, offsets
+        placed = dict(plan.offsets)
+        for source, (target, lead) in merged.items():
+            placed[source] = placed[target] + lead
+        activations = set(placed) | set(aliases)
+        offsets = {t: placed[owner(t)] for t in sorted(activations)}
+        return plan, offsets, streamed
 
     def _constants(self, calls: list[KernelCall]) -> list[tuple[int, str, np.ndarray]]:
         """Constant tensors the calls read, in order of first use: (tensor, C type, values)."""

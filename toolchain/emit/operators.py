@@ -49,6 +49,10 @@ class KernelCall:
     arrays: list = field(default_factory=list)  # (name, C type, values) the params point to
     macs: int = 0
     concat_inputs: list[int] | None = None  # CONCATENATION's inputs, passed as an array
+    # Bytes by which the output may start before its input and overlap it, because the kernel
+    # writes each output row only after the input rows under it have been read for good (see
+    # streaming_lead). None: input and output must not overlap.
+    streaming_lead: int | None = None
 
 
 class Node:
@@ -277,6 +281,15 @@ def _conv_output_size(padding: int, size: int, filter_size: int, stride: int, di
     return (size + stride - effective) // stride
 
 
+def streaming_lead(out_width: int, out_row: int, in_row: int, pad: int) -> int:
+    """How far below its input a 1-row, stride-1 convolution's output may start.
+
+    tc_conv_2d writes output row t after reading input rows t - pad ... and never reads a row
+    below t - pad again, so row t may land on input bytes below row t - pad: with the input at
+    output + lead, row t ends at (t + 1) * out_row, which must not pass lead + (t - pad) * in_row."""
+    return max((t + 1) * out_row - max(0, t - pad) * in_row for t in range(out_width))
+
+
 def _conv_padding(stride: int, dilation: int, size: int, filter_size: int, out_size: int) -> int:
     effective = (filter_size - 1) * dilation + 1
     total = max((out_size - 1) * stride + effective - size, 0)
@@ -311,6 +324,8 @@ def lower_conv_2d(node: Node) -> KernelCall:
     requantize, arrays = node.requantize_params(
         [m for m, _ in quantized], [s for _, s in quantized], output, node.activation(output)
     )
+    pad_w = _conv_padding(stride_w, dil_w, in_w, f_w, out_w)
+    streams = batches == 1 and in_h == 1 and out_h == 1 and stride_w == 1
     return KernelCall(
         kernel="tc_conv_2d",
         params_type="tc_conv_2d_params",
@@ -330,7 +345,7 @@ def lower_conv_2d(node: Node) -> KernelCall:
             "dilation_height": dil_h,
             "dilation_width": dil_w,
             "pad_height": _conv_padding(stride_h, dil_h, in_h, f_h, out_h),
-            "pad_width": _conv_padding(stride_w, dil_w, in_w, f_w, out_w),
+            "pad_width": pad_w,
             "input_offset": -input_zp,
             "requantize": requantize,
         },
@@ -342,6 +357,7 @@ def lower_conv_2d(node: Node) -> KernelCall:
         ],
         arrays=arrays,
         macs=batches * out_h * out_w * out_d * f_h * f_w * f_in_d,
+        streaming_lead=streaming_lead(out_w, out_d, in_d, pad_w) if streams else None,
     )
 
 

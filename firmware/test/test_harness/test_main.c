@@ -44,6 +44,12 @@ static void integer_arithmetic_matches_c99(uh_context *ctx)
     UH_ASSERT_EQ_INT(ctx, 4611686014132420609LL, product);
 }
 
+static void indexed_case_sees_its_index(uh_context *ctx, size_t index)
+{
+    static const int squares[3] = {0, 1, 4};
+    UH_ASSERT_EQ_INT(ctx, (long long)(index * index), squares[index]);
+}
+
 int main(void)
 {
     uh_context ctx;
@@ -53,5 +59,6 @@ int main(void)
     UH_RUN(&ctx, arrays_compare_across_element_types);
     UH_RUN(&ctx, failed_check_is_recorded_not_reported);
     UH_RUN(&ctx, integer_arithmetic_matches_c99);
+    for (size_t i = 0; i < 3; ++i) UH_RUN_INDEXED(&ctx, indexed_case_sees_its_index, i);
     return uh_end(&ctx);
 }

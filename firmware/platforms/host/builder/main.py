@@ -15,6 +15,8 @@ env.Replace(
     PROGSUFFIX="",
 )
 
+env.Append(LIBS=["m"])
+
 program = env.BuildProgram()
 run_program = env.VerboseAction("$SOURCE $PROGRAM_ARGS", "Running $SOURCE")
 env.AddPlatformTarget("exec", program, run_program, "Run the program on this machine")

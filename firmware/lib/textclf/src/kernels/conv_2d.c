@@ -1,54 +1,142 @@
 /* CONV_2D, int8 input / filter / output, int32 bias, per-channel or per-tensor filter scales
  * (TFLM kernels/conv.cc: reference_integer_ops::ConvPerChannel). Taps outside the input are
- * skipped, which is zero padding in the real domain. */
+ * skipped, which is zero padding in the real domain.
+ *
+ * Two exact shortcuts, same integers as the plain loops:
+ * - A window whose in-bounds inputs all equal the input zero point contributes nothing to the
+ *   accumulator, so every channel's output is requantize(bias): computed once per call and
+ *   copied. Text models hit this on every position past the sentence, where the [PAD] embedding
+ *   row is exactly the zero point.
+ * - With one group and no x-dilation, a filter row whose taps are all in bounds reads one
+ *   contiguous stretch of input, so one dot product covers it, two output channels at a time.
+ *
+ * Output pixels are written in order, each after the inputs under its window have been read, and
+ * no input pixel left of the window is read again: the memory planner relies on this to let a
+ * one-row convolution's output overlap its input (toolchain/emit/operators.py streaming_lead). */
+#include <string.h>
+
 #include "../kernels.h"
 #include "dot_product.h"
 #include "requantize.h"
 
+static int32_t in_x_at(const tc_conv_2d_params *p, int32_t origin, int32_t filter_x) {
+    return origin + p->dilation_width * filter_x;
+}
+
+/* The input pixel under filter tap (filter_y, filter_x) of a window, or NULL where the tap falls
+ * in the padding. */
+static const int8_t *tap_pixel(const tc_conv_2d_params *p, const int8_t *image, int32_t in_y_origin,
+                               int32_t in_x_origin, int32_t filter_y, int32_t filter_x) {
+    const int32_t in_y = in_y_origin + p->dilation_height * filter_y;
+    const int32_t in_x = in_x_at(p, in_x_origin, filter_x);
+    if (in_y < 0 || in_y >= p->input_height || in_x < 0 || in_x >= p->input_width) {
+        return NULL;
+    }
+    return image + ((size_t)in_y * p->input_width + in_x) * p->input_depth;
+}
+
+static int window_is_zero_point(const tc_conv_2d_params *p, const int8_t *image, int32_t in_y_origin,
+                                int32_t in_x_origin) {
+    const int8_t zero_point = (int8_t)(-p->input_offset);
+    int32_t filter_y, filter_x, channel;
+    for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
+        for (filter_x = 0; filter_x < p->filter_width; ++filter_x) {
+            const int8_t *pixel = tap_pixel(p, image, in_y_origin, in_x_origin, filter_y, filter_x);
+            for (channel = 0; pixel != NULL && channel < p->input_depth; ++channel) {
+                if (pixel[channel] != zero_point) return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Accumulator of one output channel, tap by tap (any groups, dilation or clipping). */
+static int32_t accumulate_taps(const tc_conv_2d_params *p, const int8_t *image, const int8_t *filter,
+                               int32_t channel, int32_t in_y_origin, int32_t in_x_origin) {
+    const int32_t filter_depth = p->filter_input_depth;
+    const int32_t filters_per_group = p->output_depth / (p->input_depth / filter_depth);
+    const int32_t group_channel = (channel / filters_per_group) * filter_depth;
+    const int8_t *channel_filter = filter + (size_t)channel * p->filter_height * p->filter_width * filter_depth;
+    int32_t acc = 0;
+    int32_t filter_y, filter_x;
+    for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
+        for (filter_x = 0; filter_x < p->filter_width; ++filter_x) {
+            const int8_t *pixel = tap_pixel(p, image, in_y_origin, in_x_origin, filter_y, filter_x);
+            if (pixel == NULL) continue;
+            acc += tc_dot_product_s8(pixel + group_channel, p->input_offset,
+                                     channel_filter + ((size_t)filter_y * p->filter_width + filter_x) * filter_depth,
+                                     0, filter_depth);
+        }
+    }
+    return acc;
+}
+
+/* Accumulators of channels [channel, channel + count), count <= 2, when every in-bounds filter
+ * row is contiguous in the input (one group, x-dilation 1, all x taps inside). */
+static void accumulate_rows(const tc_conv_2d_params *p, const int8_t *image, const int8_t *filter,
+                            int32_t channel, int32_t count, int32_t in_y_origin, int32_t in_x_origin,
+                            int32_t acc[2]) {
+    const int32_t row_length = p->filter_width * p->input_depth;
+    const size_t filter_size = (size_t)p->filter_height * row_length;
+    const int8_t *w0 = filter + (size_t)channel * filter_size;
+    int32_t filter_y;
+    acc[0] = acc[1] = 0;
+    for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
+        const int32_t in_y = in_y_origin + p->dilation_height * filter_y;
+        if (in_y < 0 || in_y >= p->input_height) continue;
+        const int8_t *row = image + ((size_t)in_y * p->input_width + in_x_origin) * p->input_depth;
+        const size_t offset = (size_t)filter_y * row_length;
+        if (count == 2) {
+            tc_dot_product_s8_x2(row, p->input_offset, w0 + offset, w0 + filter_size + offset, row_length,
+                                 &acc[0], &acc[1]);
+        } else {
+            acc[0] += tc_dot_product_s8(row, p->input_offset, w0 + offset, 0, row_length);
+        }
+    }
+}
+
 void tc_conv_2d(const tc_conv_2d_params *params, const int8_t *input, const int8_t *filter,
                 const int32_t *bias, int8_t *output) {
-    const int32_t filter_depth = params->filter_input_depth;
-    const int32_t groups = params->input_depth / filter_depth;
-    const int32_t filters_per_group = params->output_depth / groups;
-    int32_t batch, out_y, out_x, channel, filter_y, filter_x;
+    const int32_t depth = params->output_depth;
+    const int contiguous_rows = params->filter_input_depth == params->input_depth &&
+                                (params->dilation_width == 1 || params->filter_width == 1);
+    const int8_t *bias_only = NULL; /* an output pixel already holding requantize(bias) */
+    int32_t batch, out_y, out_x, channel;
     for (batch = 0; batch < params->batches; ++batch) {
-        const int8_t *image = input + (size_t)batch * params->input_height * params->input_width *
-                                          params->input_depth;
+        const int8_t *image =
+            input + (size_t)batch * params->input_height * params->input_width * params->input_depth;
         for (out_y = 0; out_y < params->output_height; ++out_y) {
             const int32_t in_y_origin = out_y * params->stride_height - params->pad_height;
             for (out_x = 0; out_x < params->output_width; ++out_x) {
                 const int32_t in_x_origin = out_x * params->stride_width - params->pad_width;
-                for (channel = 0; channel < params->output_depth; ++channel) {
-                    const int32_t group_channel = (channel / filters_per_group) * filter_depth;
-                    const int8_t *channel_filter =
-                        filter + (size_t)channel * params->filter_height * params->filter_width *
-                                     filter_depth;
-                    int32_t acc = 0;
-                    for (filter_y = 0; filter_y < params->filter_height; ++filter_y) {
-                        const int32_t in_y = in_y_origin + params->dilation_height * filter_y;
-                        if (in_y < 0 || in_y >= params->input_height) {
-                            continue;
+                if (window_is_zero_point(params, image, in_y_origin, in_x_origin)) {
+                    if (bias_only != NULL) {
+                        memcpy(output, bias_only, (size_t)depth);
+                    } else {
+                        for (channel = 0; channel < depth; ++channel) {
+                            output[channel] = tc_requantize(&params->requantize, bias ? bias[channel] : 0, channel);
                         }
-                        for (filter_x = 0; filter_x < params->filter_width; ++filter_x) {
-                            const int32_t in_x = in_x_origin + params->dilation_width * filter_x;
-                            if (in_x < 0 || in_x >= params->input_width) {
-                                continue;
-                            }
-                            acc += tc_dot_product_s8(
-                                image + ((size_t)in_y * params->input_width + in_x) *
-                                            params->input_depth + group_channel,
-                                params->input_offset,
-                                channel_filter +
-                                    ((size_t)filter_y * params->filter_width + filter_x) *
-                                        filter_depth,
-                                0, filter_depth);
-                        }
+                        bias_only = output;
                     }
-                    if (bias) {
-                        acc += bias[channel];
-                    }
-                    *output++ = tc_requantize(&params->requantize, acc, channel);
+                    output += depth;
+                    continue;
                 }
+                const int row_inside = contiguous_rows && in_x_origin >= 0 &&
+                                       in_x_at(params, in_x_origin, params->filter_width - 1) < params->input_width;
+                for (channel = 0; channel < depth; channel += row_inside ? 2 : 1) {
+                    int32_t acc[2];
+                    const int32_t count = row_inside && channel + 1 < depth ? 2 : 1;
+                    if (row_inside) {
+                        accumulate_rows(params, image, filter, channel, count, in_y_origin, in_x_origin, acc);
+                    } else {
+                        acc[0] = accumulate_taps(params, image, filter, channel, in_y_origin, in_x_origin);
+                    }
+                    for (int32_t k = 0; k < count; ++k) {
+                        if (bias) acc[k] += bias[channel + k];
+                        output[channel + k] = tc_requantize(&params->requantize, acc[k], channel + k);
+                    }
+                }
+                output += depth;
             }
         }
     }

@@ -37,6 +37,48 @@ int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, in
     return acc;
 }
 
+/* SXTB16 / SXTAB16 with the operand rotated by 8 in the same instruction (ACLE has no intrinsic
+ * for the rotated forms). */
+static inline uint32_t extend_odd(uint32_t word) {
+    uint32_t lanes;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(lanes) : "r"(word));
+    return lanes;
+}
+
+static inline uint32_t extend_odd_add(uint32_t offsets, uint32_t word) {
+    uint32_t lanes;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(lanes) : "r"(offsets), "r"(word));
+    return lanes;
+}
+
+/* The x lanes are extended once and feed both channels' SMLADs: 13 instructions per four
+ * elements of two channels instead of 18. */
+void tc_dot_product_s8_x2(const int8_t *x, int32_t x_offset, const int8_t *w0, const int8_t *w1,
+                          int32_t length, int32_t *acc0, int32_t *acc1) {
+    const uint32_t x_offsets = ((uint32_t)(uint16_t)x_offset) * 0x00010001u;
+    int32_t sum0 = *acc0, sum1 = *acc1;
+    int32_t i = 0;
+    for (; i + 4 <= length; i += 4) {
+        uint32_t x_word, w0_word, w1_word;
+        memcpy(&x_word, x + i, sizeof x_word);
+        memcpy(&w0_word, w0 + i, sizeof w0_word);
+        memcpy(&w1_word, w1 + i, sizeof w1_word);
+        const int16x2_t x_even = __sxtab16((int16x2_t)x_offsets, (int8x4_t)x_word);
+        const int16x2_t x_odd = (int16x2_t)extend_odd_add(x_offsets, x_word);
+        sum0 = __smlad(x_even, __sxtb16((int8x4_t)w0_word), sum0);
+        sum0 = __smlad(x_odd, (int16x2_t)extend_odd(w0_word), sum0);
+        sum1 = __smlad(x_even, __sxtb16((int8x4_t)w1_word), sum1);
+        sum1 = __smlad(x_odd, (int16x2_t)extend_odd(w1_word), sum1);
+    }
+    for (; i < length; ++i) {
+        const int32_t value = (int32_t)x[i] + x_offset;
+        sum0 += value * w0[i];
+        sum1 += value * w1[i];
+    }
+    *acc0 = sum0;
+    *acc1 = sum1;
+}
+
 #else
 
 int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, int32_t w_offset,
@@ -47,6 +89,19 @@ int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, in
         acc += ((int32_t)x[i] + x_offset) * ((int32_t)w[i] + w_offset);
     }
     return acc;
+}
+
+void tc_dot_product_s8_x2(const int8_t *x, int32_t x_offset, const int8_t *w0, const int8_t *w1,
+                          int32_t length, int32_t *acc0, int32_t *acc1) {
+    int32_t sum0 = *acc0, sum1 = *acc1;
+    int32_t i;
+    for (i = 0; i < length; ++i) {
+        const int32_t value = (int32_t)x[i] + x_offset;
+        sum0 += value * w0[i];
+        sum1 += value * w1[i];
+    }
+    *acc0 = sum0;
+    *acc1 = sum1;
 }
 
 #endif
