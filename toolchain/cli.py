@@ -97,8 +97,11 @@ def _emit(model_dir, lib_dir, check: bool) -> int:
             print(problem)
         print("generated C is up to date" if not problems else f"{len(problems)} generated file(s) out of date")
         return 1 if problems else 0
-    written = emit.write(emission, target)
     graph = emission.graph
+    if not emit.differences(emission, target):
+        print(f"generated C in {target} is up to date ({len(emission.files)} files)")
+        return 0
+    written = emit.write(emission, target)
     print(f"emitted {len(written)} files into {target}: {len(graph.ops)} ops, static arena {graph.arena_bytes:,} B, "
           f"weights {graph.weight_bytes:,} B; TFLM resolver with {len(emission.resolver.ops)} ops")
     return 0

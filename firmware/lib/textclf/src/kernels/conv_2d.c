@@ -8,7 +8,7 @@
  *   copied. Text models hit this on every position past the sentence, where the [PAD] embedding
  *   row is exactly the zero point.
  * - With one group and no x-dilation, a filter row whose taps are all in bounds reads one
- *   contiguous stretch of input, so one dot product covers it, two output channels at a time.
+ *   contiguous stretch of input, so one dot product covers it, four output channels at a time.
  *
  * Output pixels are written in order, each after the inputs under its window have been read, and
  * no input pixel left of the window is read again: the memory planner relies on this to let a
@@ -71,26 +71,27 @@ static int32_t accumulate_taps(const tc_conv_2d_params *p, const int8_t *image, 
     return acc;
 }
 
-/* Accumulators of channels [channel, channel + count), count <= 2, when every in-bounds filter
+/* Accumulators of channels [channel, channel + count), count <= 4, when every in-bounds filter
  * row is contiguous in the input (one group, x-dilation 1, all x taps inside). */
 static void accumulate_rows(const tc_conv_2d_params *p, const int8_t *image, const int8_t *filter,
                             int32_t channel, int32_t count, int32_t in_y_origin, int32_t in_x_origin,
-                            int32_t acc[2]) {
+                            int32_t acc[4]) {
     const int32_t row_length = p->filter_width * p->input_depth;
-    const size_t filter_size = (size_t)p->filter_height * row_length;
-    const int8_t *w0 = filter + (size_t)channel * filter_size;
-    int32_t filter_y;
-    acc[0] = acc[1] = 0;
+    const int32_t filter_size = p->filter_height * row_length;
+    const int8_t *w = filter + (size_t)channel * filter_size;
+    int32_t filter_y, k;
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
     for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
         const int32_t in_y = in_y_origin + p->dilation_height * filter_y;
         if (in_y < 0 || in_y >= p->input_height) continue;
         const int8_t *row = image + ((size_t)in_y * p->input_width + in_x_origin) * p->input_depth;
-        const size_t offset = (size_t)filter_y * row_length;
-        if (count == 2) {
-            tc_dot_product_s8_x2(row, p->input_offset, w0 + offset, w0 + filter_size + offset, row_length,
-                                 &acc[0], &acc[1]);
+        const int8_t *w_row = w + (size_t)filter_y * row_length;
+        if (count == 4) {
+            tc_dot_product_s8_x4(row, p->input_offset, w_row, filter_size, row_length, acc);
         } else {
-            acc[0] += tc_dot_product_s8(row, p->input_offset, w0 + offset, 0, row_length);
+            for (k = 0; k < count; ++k) {
+                acc[k] += tc_dot_product_s8(row, p->input_offset, w_row + (size_t)k * filter_size, 0, row_length);
+            }
         }
     }
 }
@@ -123,9 +124,9 @@ void tc_conv_2d(const tc_conv_2d_params *params, const int8_t *input, const int8
                 }
                 const int row_inside = contiguous_rows && in_x_origin >= 0 &&
                                        in_x_at(params, in_x_origin, params->filter_width - 1) < params->input_width;
-                for (channel = 0; channel < depth; channel += row_inside ? 2 : 1) {
-                    int32_t acc[2];
-                    const int32_t count = row_inside && channel + 1 < depth ? 2 : 1;
+                for (channel = 0; channel < depth; channel += row_inside ? 4 : 1) {
+                    int32_t acc[4];
+                    const int32_t count = row_inside ? (depth - channel < 4 ? depth - channel : 4) : 1;
                     if (row_inside) {
                         accumulate_rows(params, image, filter, channel, count, in_y_origin, in_x_origin, acc);
                     } else {
