@@ -114,3 +114,35 @@ def test_emitted_c_matches_tflm(tiny_build, tmp_path):
     assert ":FAIL" not in output, output
     vectors = len(json.loads((build_dir / "models" / "tiny" / "goldens.json").read_text())["vectors"])
     assert output.count(":PASS") == 3 * vectors
+
+
+def test_three_class_user_data_end_to_end(tmp_path, tiny_teacher):
+    """A user's JSONL file with three string labels goes all the way to C that matches TFLM."""
+    from toolchain import data, emit
+
+    rows = data.read_vader_corpus("rotten-tomatoes")[::35]  # the file is sorted by polarity
+    labels = ["negative" if s < -1 else "positive" if s > 1 else "mixed" for _, s in rows]
+    path = tmp_path / "three.jsonl"
+    path.write_text("".join(json.dumps({"sentence": t, "mood": y}) + "\n" for (t, _), y in zip(rows, labels)))
+    result = run_cli(tmp_path, "build", *TINY[2:], "--name", "three", "--data", str(path),
+                     "--text-column", "sentence", "--label-column", "mood", "--teacher", str(tiny_teacher))
+    assert result.returncode == 0, result.stdout + result.stderr
+    model_dir = tmp_path / "models" / "three"
+    goldens = json.loads((model_dir / "goldens.json").read_text())
+    assert goldens["labels"] == ["mixed", "negative", "positive"]
+    assert all(len(v["logits"]) == 3 for v in goldens["vectors"])
+    lib_dir = tmp_path / "lib"
+    emit.write(emit.generate(model_dir), lib_dir)
+    firmware = ROOT / "firmware"
+    sources = sorted((firmware / "lib" / "textclf" / "src").rglob("*.c"))
+    sources += sorted((lib_dir / "textclf_model" / "src").glob("*.c"))
+    sources += [firmware / "lib" / "unit_harness" / "src" / "unit_harness.c",
+                firmware / "test" / "test_model" / "test_main.c"]
+    program = c_build.compile_program(
+        sources, tmp_path / "test_model",
+        include_dirs=[firmware / "lib" / "textclf" / "src", lib_dir / "textclf_model" / "src",
+                      firmware / "lib" / "unit_harness" / "src"],
+    )
+    output = c_build.run_program(program).decode()
+    assert ":FAIL" not in output, output
+    assert output.count(":PASS") == 3 * len(goldens["vectors"])
