@@ -52,7 +52,7 @@ def fuzz(seconds: int, jobs: int) -> dict:
     result = subprocess.run(
         [str(binary), str(corpus), f"-max_total_time={seconds}", "-max_len=4096", "-timeout=10",
          f"-artifact_prefix={findings}/", "-print_final_stats=1", f"-jobs={jobs}", f"-workers={jobs}"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, cwd=WORK,  # libFuzzer writes its job logs (fuzz-N.log) here
     )
     log = result.stdout + result.stderr
     stats = {key: int(value) for key, value in re.findall(r"^stat::(\w+):\s+(\d+)", log, re.M)}

@@ -1,5 +1,6 @@
 """Instructions per classified sentence on Cortex-M (QEMU, -icount shift=0: deterministic),
-tokenizer included, over the golden sentences of the default model.
+tokenizer included, over the golden sentences of the default model and, when `make build` has
+left it in build/, the whole test split.
 
     .venv/bin/python benchmarks/qemu_instructions.py [--env qemu_m4]
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_SPLIT = ROOT / "build" / "default" / "data" / "test.jsonl"  # written by `make build`
 sys.path.insert(0, str(ROOT))
 
 from toolchain import platformio  # noqa: E402
@@ -40,17 +42,24 @@ def measure(env: str, texts: list[str]) -> list[dict]:
     return rows
 
 
+def summarize(env: str, what: str, texts: list[str]) -> None:
+    rows = measure(env, texts)
+    counts = np.array([r["instructions"] for r in rows])
+    tokens = np.array([r["tokens"] for r in rows])
+    print(f"{env}: {len(rows)} {what}, {tokens.mean():.1f} tokens on average, {tokens.max()} at most")
+    print(f"  instructions per sentence: mean {counts.mean():,.0f}, median {np.median(counts):,.0f}, "
+          f"min {counts.min():,}, max {counts.max():,} (resolution 40); over 1 M: {(counts > 1_000_000).sum()}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="qemu_m4")
     args = parser.parse_args()
     goldens = json.loads((ROOT / "models" / "default" / "goldens.json").read_text())["vectors"]
-    rows = measure(args.env, [g["text"] for g in goldens])
-    counts = np.array([r["instructions"] for r in rows])
-    tokens = np.array([r["tokens"] for r in rows])
-    print(f"{args.env}: {len(rows)} golden sentences, {tokens.mean():.1f} tokens on average")
-    print(f"instructions per sentence: mean {counts.mean():,.0f}, median {np.median(counts):,.0f}, "
-          f"min {counts.min():,}, max {counts.max():,} (resolution 40)")
+    summarize(args.env, "golden sentences", [g["text"] for g in goldens])
+    if TEST_SPLIT.is_file():
+        lines = TEST_SPLIT.read_text(encoding="utf-8").splitlines()
+        summarize(args.env, "test-split sentences", [json.loads(line)["text"] for line in lines if line])
     return 0
 
 

@@ -1,14 +1,16 @@
 """The graph compiler on whole models: the three student architectures with random (untrained)
 weights, bit-exact with TensorFlow Lite Micro natively, under the sanitizers and on Cortex-M3/M4/M7
 in QEMU; the memory plan; deterministic output; clean errors for what it cannot compile."""
+import itertools
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 import op_models
 from toolchain import flatbuffer, model_info, tflm
-from toolchain.emit import graph_compiler
+from toolchain.emit import graph_compiler, operators
 from toolchain.errors import ToolchainError
 
 ARCHITECTURES = ["pooling_classifier", "conv_classifier", "transformer_classifier"]
@@ -137,19 +139,48 @@ def test_compiled_graph_reports_ops_and_sizes(architectures):
     assert [op.op for op in graph.ops] == [
         flatbuffer.op_name(model.model, op) for op in model.subgraph.operators
     ]
-    # The weights are the tables, filters and biases; shape and axis operands become params.
+    # The weights are the tables, filters and biases; shape and axis operands become params. Both
+    # convolutions qualify for the packed filter, which widens each int8 weight to int16.
     weight_operands = {"GATHER": (0,), "CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2)}
-    weights = {
-        int(op.inputs[i])
-        for op in model.subgraph.operators
-        for i in weight_operands.get(flatbuffer.op_name(model.model, op), ())
-        if i < len(op.inputs) and op.inputs[i] != -1
-    }
-    assert graph.weight_bytes == sum(flatbuffer.tensor_nbytes(model.subgraph.tensors[t]) for t in weights)
+    weight_bytes = 0
+    for op in model.subgraph.operators:
+        name = flatbuffer.op_name(model.model, op)
+        for i in weight_operands.get(name, ()):
+            if i < len(op.inputs) and op.inputs[i] != -1:
+                widening = 2 if (name, i) == ("CONV_2D", 1) else 1
+                weight_bytes += widening * flatbuffer.tensor_nbytes(model.subgraph.tensors[int(op.inputs[i])])
+    assert graph.weight_bytes == weight_bytes
     convolutions = [op for op in graph.ops if op.op == "CONV_2D"]
     assert convolutions[0].macs == 64 * 48 * 3 * 32
     assert graph.inputs[0].c_type == "int32_t" and graph.inputs[0].shape == (1, 64)
     assert graph.outputs[0].c_type == "int8_t" and graph.outputs[0].length == 2
+
+
+def test_packed_conv_filter_has_the_documented_layout():
+    """kernels.h: per block of 4 channels, filter row and run of 4 values w0..w3, each channel's
+    words {w0 | w2 << 16, w1 | w3 << 16}, int16 halves in little-endian order."""
+    weights = np.random.default_rng(5).integers(-127, 128, (8, 2, 3, 4)).astype(np.int8)
+    packed = operators.pack_conv_filter(weights)
+    halves = packed.astype("<i4").view("<i2").reshape(2, 2, 3, 4, 4)  # block, row, run, channel
+    for block, row, run, channel in itertools.product(range(2), range(2), range(3), range(4)):
+        w0, w1, w2, w3 = weights[4 * block + channel, row].reshape(-1)[4 * run : 4 * run + 4]
+        assert halves[block, row, run, channel].tolist() == [w0, w2, w1, w3]
+
+
+def test_kernel_tests_cover_packed_and_int8_convolution_filters():
+    """test_kernels' conv_model reaches both CONV_2D paths: packed filters (16 and 8 channels over
+    depths 12 and 16, SAME and VALID) and the int8 filter (6 channels; dilation 2)."""
+    model = flatbuffer.parse_model(op_models.conv_model())
+    convolutions = [
+        operators.lower(operators.Node(model, index))
+        for index, op in enumerate(model.subgraph.operators)
+        if flatbuffer.op_name(model.model, op) == "CONV_2D"
+    ]
+    packed = [call.params["packed_filter"] != "NULL" for call in convolutions]
+    assert sorted(packed) == [False, False, True, True]
+    for call, is_packed in zip(convolutions, packed):
+        assert (call.args[1][1] is None) == is_packed  # a packed filter replaces the int8 one
+        assert len(call.packed_weights) == int(is_packed)
 
 
 def test_unsupported_operator_is_a_one_line_error(tmp_path):

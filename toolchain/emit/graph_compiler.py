@@ -63,7 +63,7 @@ class CompiledOp:
 class CompiledGraph:
     files: dict[str, str]
     arena_bytes: int
-    weight_bytes: int  # constant tensors emitted as arrays
+    weight_bytes: int  # constant tensors and packed weights emitted as arrays
     ops: list[CompiledOp]
     inputs: list[IoTensor]
     outputs: list[IoTensor]
@@ -135,7 +135,8 @@ class _Compiler:
         return CompiledGraph(
             files=files,
             arena_bytes=plan.arena_bytes,
-            weight_bytes=sum(values.nbytes for _, _, values in constants),
+            weight_bytes=sum(values.nbytes for _, _, values in constants)
+            + sum(values.nbytes for call in calls for _, values in call.packed_weights),
             ops=ops,
             inputs=inputs,
             outputs=outputs,
@@ -256,7 +257,8 @@ class _Compiler:
                     "params_name": f"tc_op_{op.node}",
                     "params_type": call.params_type,
                     "params": call.params,
-                    "arrays": [{"name": n, "c_type": t, "data": v} for n, t, v in call.arrays],
+                    "arrays": [{"name": n, "c_type": "int32_t", "data": v} for n, v in call.packed_weights]
+                    + [{"name": n, "c_type": t, "data": v} for n, t, v in call.arrays],
                     "concat_inputs": [self._tensor_arg(t, "in", "int8_t", offsets) for t in call.concat_inputs]
                     if call.concat_inputs is not None
                     else None,

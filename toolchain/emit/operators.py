@@ -47,6 +47,9 @@ class KernelCall:
     params: dict | None = None  # struct fields: ints, lists of ints, nested dicts, C names (str)
     args: list = field(default_factory=list)  # ("in" | "out", tensor index or None, C element type)
     arrays: list = field(default_factory=list)  # (name, C type, values) the params point to
+    # (name, values) of int32 weights laid out anew for the kernel; emitted like `arrays`, in
+    # place of the tensor they repack.
+    packed_weights: list = field(default_factory=list)
     macs: int = 0
     concat_inputs: list[int] | None = None  # CONCATENATION's inputs, passed as an array
     # Bytes by which the output may start before its input and overlap it, because the kernel
@@ -290,6 +293,19 @@ def streaming_lead(out_width: int, out_row: int, in_row: int, pad: int) -> int:
     return max((t + 1) * out_row - max(0, t - pad) * in_row for t in range(out_width))
 
 
+def pack_conv_filter(weights: np.ndarray) -> np.ndarray:
+    """The layout of tc_conv_2d_params.packed_filter (kernels.h): per block of 4 output channels,
+    filter row and run of 4 row values w0..w3, each channel's {w0 | w2 << 16, w1 | w3 << 16} as
+    int16 halves of int32 words."""
+    out_depth, filter_height, filter_width, in_depth = weights.shape
+    blocks, runs = out_depth // 4, filter_width * in_depth // 4
+    values = weights.astype(np.int64).reshape(blocks, 4, filter_height, runs, 4)
+    values = values.transpose(0, 2, 3, 1, 4)  # block, row, run, channel, value
+    even = (values[..., 0] & 0xFFFF) | (values[..., 2] << 16)
+    odd = (values[..., 1] & 0xFFFF) | (values[..., 3] << 16)
+    return np.stack([even, odd], axis=-1).astype(np.int32).reshape(-1)
+
+
 def _conv_padding(stride: int, dilation: int, size: int, filter_size: int, out_size: int) -> int:
     effective = (filter_size - 1) * dilation + 1
     total = max((out_size - 1) * stride + effective - size, 0)
@@ -326,6 +342,11 @@ def lower_conv_2d(node: Node) -> KernelCall:
     )
     pad_w = _conv_padding(stride_w, dil_w, in_w, f_w, out_w)
     streams = batches == 1 and in_h == 1 and out_h == 1 and stride_w == 1
+    # The packed filter replaces the int8 one where the in-bounds taps of a row are contiguous in
+    # the input (one group, no x-dilation), in whole runs of 4 values, for blocks of 4 channels.
+    contiguous_rows = f_in_d == in_d and (dil_w == 1 or f_w == 1)
+    packed = node.is_constant(conv_filter) and contiguous_rows and in_d % 4 == 0 and out_d % 4 == 0
+    packed_filter = f"{node.params_name}_packed_filter" if packed else "NULL"
     return KernelCall(
         kernel="tc_conv_2d",
         params_type="tc_conv_2d_params",
@@ -348,14 +369,16 @@ def lower_conv_2d(node: Node) -> KernelCall:
             "pad_width": pad_w,
             "input_offset": -input_zp,
             "requantize": requantize,
+            "packed_filter": packed_filter,
         },
         args=[
             ("in", source, "int8_t"),
-            ("in", conv_filter, "int8_t"),
+            ("in", None if packed else conv_filter, "int8_t"),
             ("in", bias, "int32_t"),
             ("out", output, "int8_t"),
         ],
         arrays=arrays,
+        packed_weights=[(packed_filter, pack_conv_filter(node.constant(conv_filter)))] if packed else [],
         macs=batches * out_h * out_w * out_d * f_h * f_w * f_in_d,
         streaming_lead=streaming_lead(out_w, out_d, in_d, pad_w) if streams else None,
     )

@@ -7,9 +7,10 @@
  * (toolchain/emit/graph_compiler.py) and handed over in a small `const` params struct per call.
  *
  * Conventions:
- * - C99, no malloc, no global mutable state, no recursion. Stack: under 256 bytes per call including
- *   the fixed-point helpers it calls (largest frame 136 bytes on Cortex-M3 at -O2, gcc
- *   -fstack-usage); the biggest locals are index vectors of TC_MAX_DIMS int32_t.
+ * - C99, no malloc, no global mutable state, no recursion. Stack: under 512 bytes per call including
+ *   the helpers it calls (largest frame 360 bytes, tc_reduce_sum's 64 column sums, then 144 for
+ *   tc_conv_2d, on Cortex-M3/M4 at -O2, gcc -fstack-usage); the other big locals are index vectors
+ *   of TC_MAX_DIMS int32_t.
  * - Tensor data is passed as arguments (activations live in the caller's arena, constants in flash);
  *   an output never overlaps an input of the same call.
  * - Offsets named `*_offset` for inputs are negated zero points, as in TFLM's params.
@@ -86,7 +87,13 @@ void tc_fully_connected(const tc_fully_connected_params *params, const int8_t *i
                         const int8_t *weights, const int32_t *bias, int8_t *output);
 
 /* CONV_2D, NHWC input, OHWI symmetric filter (groups = input_depth / filter_input_depth), zero
- * padding. `bias` may be NULL. */
+ * padding. `bias` may be NULL.
+ *
+ * `packed_filter` is NULL or, for one-group convolutions without x-dilation whose input and output
+ * depths are multiples of 4, the filter widened to int16 and interleaved for the 4-channel dot
+ * product: for each block of 4 output channels, each filter row and each run of 4 row values
+ * w0..w3, the block's 4 channels in turn as two words {w0 | w2 << 16, w1 | w3 << 16}. It then
+ * replaces `filter`, which may be NULL. The toolchain emits it (toolchain/emit/operators.py). */
 typedef struct {
     int32_t batches;
     int32_t input_height, input_width, input_depth;
@@ -97,6 +104,7 @@ typedef struct {
     int32_t pad_height, pad_width; /* leading padding */
     int32_t input_offset;
     tc_requantize_params requantize;
+    const int32_t *packed_filter;
 } tc_conv_2d_params;
 void tc_conv_2d(const tc_conv_2d_params *params, const int8_t *input, const int8_t *filter,
                 const int32_t *bias, int8_t *output);

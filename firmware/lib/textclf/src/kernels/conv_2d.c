@@ -2,13 +2,15 @@
  * (TFLM kernels/conv.cc: reference_integer_ops::ConvPerChannel). Taps outside the input are
  * skipped, which is zero padding in the real domain.
  *
- * Two exact shortcuts, same integers as the plain loops:
+ * Exact shortcuts, same integers as the plain loops:
  * - A window whose in-bounds inputs all equal the input zero point contributes nothing to the
  *   accumulator, so every channel's output is requantize(bias): computed once per call and
  *   copied. Text models hit this on every position past the sentence, where the [PAD] embedding
  *   row is exactly the zero point.
- * - With one group and no x-dilation, a filter row whose taps are all in bounds reads one
- *   contiguous stretch of input, so one dot product covers it, four output channels at a time.
+ * - With one group and no x-dilation, the in-bounds taps of a filter row read one contiguous
+ *   stretch of input, so one dot product covers them, four output channels at a time: from the
+ *   packed filter when the toolchain emitted one (see kernels.h; `filter` is then unused), else
+ *   from the int8 filter for windows with every tap inside.
  *
  * Output pixels are written in order, each after the inputs under its window have been read, and
  * no input pixel left of the window is read again: the memory planner relies on this to let a
@@ -35,16 +37,29 @@ static const int8_t *tap_pixel(const tc_conv_2d_params *p, const int8_t *image, 
     return image + ((size_t)in_y * p->input_width + in_x) * p->input_depth;
 }
 
+/* Whether `count` bytes all equal `value`, compared a word at a time. */
+static int bytes_all_equal(const int8_t *bytes, int32_t count, int8_t value) {
+    const uint32_t pattern = (uint32_t)(uint8_t)value * 0x01010101u;
+    int32_t i = 0;
+    for (; i + 4 <= count; i += 4) {
+        uint32_t word;
+        memcpy(&word, bytes + i, sizeof word);
+        if (word != pattern) return 0;
+    }
+    for (; i < count; ++i) {
+        if (bytes[i] != value) return 0;
+    }
+    return 1;
+}
+
 static int window_is_zero_point(const tc_conv_2d_params *p, const int8_t *image, int32_t in_y_origin,
                                 int32_t in_x_origin) {
     const int8_t zero_point = (int8_t)(-p->input_offset);
-    int32_t filter_y, filter_x, channel;
+    int32_t filter_y, filter_x;
     for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
         for (filter_x = 0; filter_x < p->filter_width; ++filter_x) {
             const int8_t *pixel = tap_pixel(p, image, in_y_origin, in_x_origin, filter_y, filter_x);
-            for (channel = 0; pixel != NULL && channel < p->input_depth; ++channel) {
-                if (pixel[channel] != zero_point) return 0;
-            }
+            if (pixel != NULL && !bytes_all_equal(pixel, p->input_depth, zero_point)) return 0;
         }
     }
     return 1;
@@ -96,13 +111,53 @@ static void accumulate_rows(const tc_conv_2d_params *p, const int8_t *image, con
     }
 }
 
+/* Accumulators of channels [channel, channel + 4) from the packed filter. Every tap holds whole
+ * runs of 4 values (input_depth % 4 == 0), so the in-bounds taps of a row are one stretch of it. */
+static void accumulate_packed(const tc_conv_2d_params *p, const int8_t *image, int32_t channel,
+                              int32_t in_y_origin, int32_t in_x_origin, int32_t acc[4]) {
+    const int32_t depth = p->input_depth;
+    const int32_t first_x = in_x_origin < 0 ? -in_x_origin : 0;
+    const int32_t end_x = p->input_width - in_x_origin < p->filter_width ? p->input_width - in_x_origin
+                                                                         : p->filter_width;
+    /* 4 channels x 2 words per run of 4 values: 2 * depth words per tap of a block. */
+    const int32_t *block =
+        p->packed_filter + (size_t)(channel / 4) * p->filter_height * p->filter_width * 2 * depth;
+    int32_t filter_y;
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+    if (first_x >= end_x) return; /* the window lies in the padding */
+    for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
+        const int32_t in_y = in_y_origin + p->dilation_height * filter_y;
+        if (in_y < 0 || in_y >= p->input_height) continue;
+        const int8_t *row = image + ((size_t)in_y * p->input_width + in_x_origin + first_x) * depth;
+        const int32_t *packed = block + ((size_t)filter_y * p->filter_width + first_x) * 2 * depth;
+        tc_dot_product_s8_x4_packed(row, p->input_offset, packed, (end_x - first_x) * depth, acc);
+    }
+}
+
+/* Accumulators of one window for channels from `channel` on; returns how many (1 to 4). */
+static int32_t accumulate_window(const tc_conv_2d_params *p, const int8_t *image, const int8_t *filter,
+                                 int32_t channel, int32_t in_y_origin, int32_t in_x_origin,
+                                 int row_inside, int32_t acc[4]) {
+    if (p->packed_filter != NULL) {
+        accumulate_packed(p, image, channel, in_y_origin, in_x_origin, acc);
+        return 4;
+    }
+    if (row_inside) {
+        const int32_t count = p->output_depth - channel < 4 ? p->output_depth - channel : 4;
+        accumulate_rows(p, image, filter, channel, count, in_y_origin, in_x_origin, acc);
+        return count;
+    }
+    acc[0] = accumulate_taps(p, image, filter, channel, in_y_origin, in_x_origin);
+    return 1;
+}
+
 void tc_conv_2d(const tc_conv_2d_params *params, const int8_t *input, const int8_t *filter,
                 const int32_t *bias, int8_t *output) {
     const int32_t depth = params->output_depth;
     const int contiguous_rows = params->filter_input_depth == params->input_depth &&
                                 (params->dilation_width == 1 || params->filter_width == 1);
     const int8_t *bias_only = NULL; /* an output pixel already holding requantize(bias) */
-    int32_t batch, out_y, out_x, channel;
+    int32_t batch, out_y, out_x, channel, count;
     for (batch = 0; batch < params->batches; ++batch) {
         const int8_t *image =
             input + (size_t)batch * params->input_height * params->input_width * params->input_depth;
@@ -124,14 +179,10 @@ void tc_conv_2d(const tc_conv_2d_params *params, const int8_t *input, const int8
                 }
                 const int row_inside = contiguous_rows && in_x_origin >= 0 &&
                                        in_x_at(params, in_x_origin, params->filter_width - 1) < params->input_width;
-                for (channel = 0; channel < depth; channel += row_inside ? 4 : 1) {
+                for (channel = 0; channel < depth; channel += count) {
                     int32_t acc[4];
-                    const int32_t count = row_inside ? (depth - channel < 4 ? depth - channel : 4) : 1;
-                    if (row_inside) {
-                        accumulate_rows(params, image, filter, channel, count, in_y_origin, in_x_origin, acc);
-                    } else {
-                        acc[0] = accumulate_taps(params, image, filter, channel, in_y_origin, in_x_origin);
-                    }
+                    count = accumulate_window(params, image, filter, channel, in_y_origin, in_x_origin,
+                                              row_inside, acc);
                     for (int32_t k = 0; k < count; ++k) {
                         if (bias) acc[k] += bias[channel + k];
                         output[channel + k] = tc_requantize(&params->requantize, acc[k], channel + k);

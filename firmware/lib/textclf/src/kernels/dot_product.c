@@ -90,6 +90,42 @@ void tc_dot_product_s8_x4(const int8_t *x, int32_t x_offset, const int8_t *w, in
     acc[3] = sum3;
 }
 
+/* One LDRD for a channel's two packed words at a byte offset from `words` (GCC splits adjacent
+ * word loads into two LDRs). The memory operand tells the compiler what the asm reads. */
+#define load_pair(words, offset, first, second)                                        \
+    __asm__("ldrd %0, %1, [%2, #" #offset "]"                                          \
+            : "=r"(first), "=r"(second)                                                \
+            : "r"(words), "m"(*(const int32_t(*)[2])((const char *)(words) + (offset))))
+
+/* Per step, x costs one load and two extensions for all four channels, and each channel one
+ * doubleword load of its packed halves and two SMLADs: about 1.1 instructions per
+ * multiply-accumulate on Cortex-M4. */
+void tc_dot_product_s8_x4_packed(const int8_t *x, int32_t x_offset, const int32_t *packed,
+                                 int32_t length, int32_t acc[4]) {
+    const uint32_t x_offsets = ((uint32_t)(uint16_t)x_offset) * 0x00010001u;
+    const int8_t *const x_end = x + length;
+    int32_t sum0 = acc[0], sum1 = acc[1], sum2 = acc[2], sum3 = acc[3];
+    for (; x < x_end; x += 4, packed += 8) {
+        uint32_t x_word;
+        memcpy(&x_word, x, sizeof x_word);
+        const int16x2_t x_even = __sxtab16((int16x2_t)x_offsets, (int8x4_t)x_word);
+        const int16x2_t x_odd = (int16x2_t)extend_odd_add(x_offsets, x_word);
+        int32_t even, odd;
+        load_pair(packed, 0, even, odd);
+        sum0 = __smlad(x_odd, odd, __smlad(x_even, even, sum0));
+        load_pair(packed, 8, even, odd);
+        sum1 = __smlad(x_odd, odd, __smlad(x_even, even, sum1));
+        load_pair(packed, 16, even, odd);
+        sum2 = __smlad(x_odd, odd, __smlad(x_even, even, sum2));
+        load_pair(packed, 24, even, odd);
+        sum3 = __smlad(x_odd, odd, __smlad(x_even, even, sum3));
+    }
+    acc[0] = sum0;
+    acc[1] = sum1;
+    acc[2] = sum2;
+    acc[3] = sum3;
+}
+
 #else
 
 int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, int32_t w_offset,
@@ -118,6 +154,30 @@ void tc_dot_product_s8_x4(const int8_t *x, int32_t x_offset, const int8_t *w, in
     acc[1] = sum1;
     acc[2] = sum2;
     acc[3] = sum3;
+}
+
+/* The packed halves are int16 values stored in int32 words (uint16_t to int16_t wraps, as on every
+ * two's-complement compiler). */
+static int32_t low_half(int32_t word) {
+    return (int16_t)(uint16_t)(uint32_t)word;
+}
+
+static int32_t high_half(int32_t word) {
+    return (int16_t)(uint16_t)((uint32_t)word >> 16);
+}
+
+void tc_dot_product_s8_x4_packed(const int8_t *x, int32_t x_offset, const int32_t *packed,
+                                 int32_t length, int32_t acc[4]) {
+    int32_t i, channel;
+    for (i = 0; i < length; i += 4, packed += 8) {
+        const int32_t x0 = x[i] + x_offset, x1 = x[i + 1] + x_offset;
+        const int32_t x2 = x[i + 2] + x_offset, x3 = x[i + 3] + x_offset;
+        for (channel = 0; channel < 4; ++channel) {
+            const int32_t even = packed[2 * channel], odd = packed[2 * channel + 1];
+            acc[channel] += x0 * low_half(even) + x2 * high_half(even) + x1 * low_half(odd) +
+                            x3 * high_half(odd);
+        }
+    }
 }
 
 #endif

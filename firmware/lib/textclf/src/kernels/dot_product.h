@@ -15,4 +15,10 @@ int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, in
 void tc_dot_product_s8_x4(const int8_t *x, int32_t x_offset, const int8_t *w, int32_t w_stride,
                           int32_t length, int32_t acc[4]);
 
+/* The same four sums with the weights in the packed layout of tc_conv_2d_params.packed_filter
+ * (2 * length words for the 4 channels); length is a multiple of 4. Pre-widened, interleaved
+ * weights leave the inner loop one load per channel pair of multiply-accumulates. */
+void tc_dot_product_s8_x4_packed(const int8_t *x, int32_t x_offset, const int32_t *packed,
+                                 int32_t length, int32_t acc[4]);
+
 #endif /* TEXTCLF_KERNELS_DOT_PRODUCT_H */

@@ -31,10 +31,11 @@ static inline int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
+    /* gemmlowp adds 2^30 (product >= 0) or 1 - 2^30 (product < 0) and divides by 2^31 truncating
+     * toward zero; for every product that is floor((product + 2^30) / 2^31), one add and a shift
+     * (>> of a negative value is arithmetic on every compiler this targets, as TFLM assumes). */
     const int64_t product = (int64_t)a * (int64_t)b;
-    const int64_t nudge = product >= 0 ? (1 << 30) : (1 - (1 << 30));
-    /* C99 division truncates toward zero, as gemmlowp's does. */
-    return (int32_t)((product + nudge) / ((int64_t)1 << 31));
+    return (int32_t)((product + ((int64_t)1 << 30)) >> 31);
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero; 0 <= exponent <= 31. */
