@@ -2,7 +2,8 @@
 
 TFLM's resolver silently drops registrations past N, so N is exactly the number of distinct
 operators and each is registered once. Method names are TFLM's `Add<Op>()` API: CamelCase of the
-builtin name, with the spellings TFLM chose for a few.
+builtin name (parts that start with a digit, such as 2D, keep their case), with the spellings TFLM
+chose for a few.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ TRANSPOSE_CONV TRANSPOSE UNPACK UNIDIRECTIONAL_SEQUENCE_LSTM VAR_HANDLE WHILE ZE
 def resolver_method(op: str) -> str:
     if op not in TFLM_BUILTINS:
         raise ToolchainError(f"TFLite Micro's op resolver has no registration for operator {op}")
-    return _IRREGULAR.get(op) or "Add" + "".join(part.capitalize() for part in op.split("_"))
+    parts = (part if part[0].isdigit() else part.capitalize() for part in op.split("_"))
+    return _IRREGULAR.get(op) or "Add" + "".join(parts)
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,11 @@ typedef struct {
 }
 #endif
 
-#if defined(TEXTCLF_BACKEND_TFLM)
+#if defined(TEXTCLF_BACKEND_TFLM) && defined(__cplusplus)
 #include "textclf_tflm.h"
+#elif defined(TEXTCLF_BACKEND_TFLM)
+/* C sources of a TFLM build (textclf_result.c) only pass the context around: defined in C++. */
+typedef struct textclf_context textclf_context;
 #else
 #include "tc_model_graph.h"
 /* The compiled backend's whole working memory: the static plan's arena. */

@@ -1,4 +1,5 @@
-/* TFLite Micro backend context (C++). Included by textclf.h when TEXTCLF_BACKEND_TFLM is defined. */
+/* TFLite Micro backend context (C++). Included by textclf.h in C++ sources when
+ * TEXTCLF_BACKEND_TFLM is defined; C sources see the context as an incomplete type. */
 #ifndef TEXTCLF_TFLM_H
 #define TEXTCLF_TFLM_H
 

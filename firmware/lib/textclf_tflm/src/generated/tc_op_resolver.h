@@ -15,7 +15,7 @@ typedef tflite::MicroMutableOpResolver<TC_OP_RESOLVER_OPS> TcOpResolver;
 inline TfLiteStatus tc_register_ops(TcOpResolver &resolver)
 {
     if (resolver.AddConcatenation() != kTfLiteOk) return kTfLiteError; /* CONCATENATION */
-    if (resolver.AddConv2d() != kTfLiteOk) return kTfLiteError; /* CONV_2D */
+    if (resolver.AddConv2D() != kTfLiteOk) return kTfLiteError; /* CONV_2D */
     if (resolver.AddFullyConnected() != kTfLiteOk) return kTfLiteError; /* FULLY_CONNECTED */
     if (resolver.AddGather() != kTfLiteOk) return kTfLiteError; /* GATHER */
     if (resolver.AddMean() != kTfLiteOk) return kTfLiteError; /* MEAN */
