@@ -47,24 +47,6 @@ def test_op_resolver_registers_exactly_the_models_ops(emission):
     assert all(op_resolver.resolver_method(op) in methods for op in ops)
 
 
-# Method names as declared in TFLM's tensorflow/lite/micro/micro_mutable_op_resolver.h.
-TFLM_METHODS = {
-    "CONV_2D": "AddConv2D",
-    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "MAX_POOL_2D": "AddMaxPool2D",
-    "FULLY_CONNECTED": "AddFullyConnected",
-    "BATCH_MATMUL": "AddBatchMatMul",
-    "REDUCE_MAX": "AddReduceMax",
-    "RELU6": "AddRelu6",
-    "L2_NORMALIZATION": "AddL2Normalization",
-    "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
-}
-
-
-def test_op_resolver_uses_tflms_method_names():
-    assert {op: op_resolver.resolver_method(op) for op in TFLM_METHODS} == TFLM_METHODS
-
 
 def test_model_array_is_aligned_and_holds_the_model(emission):
     text = emission.files[emit.TFLM_GENERATED / "tc_model_tflite.cc"]
