@@ -1,4 +1,16 @@
-"""Writes that never leave a half-written file: write a temp file beside the target, then rename."""
+"""Writes that never leave anything half-written.
+
+- `atomic_dir(target)`: a stage or a model directory is built in a temp directory beside it and
+  renamed into place as a whole.
+- `replace_dirs({target: new})`: several folders switch as one (an export writes a runtime and a
+  model library): a journal records the switch before it starts, so a run killed in the middle is
+  completed by the next one, and readers never see a new folder beside an old one for long.
+- `clean_stale(parent)`: removes the `.<name>.*.tmp` leftovers of runs that were killed.
+
+Directories end up with the permissions `mkdir` would give (0777 less the umask), not mkdtemp's 0700.
+"""
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -6,50 +18,85 @@ import shutil
 import tempfile
 from pathlib import Path
 
+JOURNAL = ".textclf-switch.json"
+TMP_SUFFIX = ".tmp"
 
-@contextlib.contextmanager
-def atomic_path(target: Path):
-    """Yields a temp path in the target's directory; renames it onto `target` on success."""
-    target = Path(target)
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _make_public(directory: Path) -> None:
+    os.chmod(directory, 0o777 & ~_umask())
+
+
+def temp_dir_beside(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent))
+    _make_public(tmp)
+    return tmp
 
 
-def write_bytes(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-
-
-def write_text(target: Path, text: str) -> None:
-    write_bytes(target, text.encode("utf-8"))
-
-
-def write_json(target: Path, obj) -> None:
-    write_text(target, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+def clean_stale(parent: Path) -> None:
+    """Finishes an interrupted switch in `parent` and removes temp folders of killed runs."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return
+    _finish_switch(parent)
+    for leftover in parent.iterdir():
+        if leftover.name.startswith(".") and leftover.name.endswith((TMP_SUFFIX, ".old")):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_dir(target: Path):
     """Yields a temp directory beside `target`; on success it replaces `target` as a whole."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = temp_dir_beside(target)
     try:
         yield tmp
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        replace_dirs({target: tmp})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dirs(switch: dict[Path, Path]) -> None:
+    """Moves each new folder onto its target, all targets in one parent folder, as one switch."""
+    targets = [Path(t) for t in switch]
+    parents = {t.parent.resolve() for t in targets}
+    if len(parents) != 1:
+        raise ValueError("replace_dirs switches folders of one parent only")
+    parent = parents.pop()
+    plan = [{"target": t.name, "new": Path(n).name} for t, n in switch.items()]
+    journal = parent / JOURNAL
+    tmp_journal = parent / f".{JOURNAL}{TMP_SUFFIX}"
+    tmp_journal.write_text(json.dumps(plan))
+    os.replace(tmp_journal, journal)
+    _finish_switch(parent)
+
+
+def _finish_switch(parent: Path) -> None:
+    """Carries out the journal in `parent`, if any (idempotent: a killed switch resumes here)."""
+    journal = parent / JOURNAL
+    if not journal.is_file():
+        return
+    try:
+        plan = json.loads(journal.read_text())
+    except ValueError:
+        journal.unlink(missing_ok=True)
+        return
+    for step in plan:
+        target, new = parent / step["target"], parent / step["new"]
+        old = parent / f".{step['target']}.old"
+        if new.exists():
+            if target.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(target, old)
+            os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    journal.unlink(missing_ok=True)

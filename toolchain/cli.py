@@ -1,27 +1,42 @@
-"""`python -m toolchain`: the command line. Each subcommand is one pipeline stage or tool.
+"""`textclf` (also `python -m toolchain`): the command line. Each subcommand is one pipeline stage
+or one tool.
 
-Stage modules are imported lazily so `inspect` and `--help` do not pay for TensorFlow or PyTorch.
-Bad input raises ToolchainError anywhere below; it becomes one line on stderr and exit code 2.
+Stage modules are imported lazily so `inspect`, `targets` and `--help` do not pay for TensorFlow
+or PyTorch. Bad input raises ToolchainError anywhere below; it becomes one `error:` line on stderr
+and exit code 2 (argparse's own complaints too).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
 from pathlib import Path
 
 from toolchain.errors import EXIT_BAD_INPUT, ToolchainError
 
-def _cmd_inspect(args) -> int:
-    from toolchain import model_info
 
-    report = model_info.describe(Path(args.model), measure=not args.no_arena)
-    print(model_info.to_json(report) if args.json else model_info.format_report(report))
-    return 0
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line and exit 2, like every other bad input."""
+
+    def error(self, message):
+        raise ToolchainError(f"{self.prog}: {message}")
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
 
 # Flags that override config settings: (flag, config key, type, help).
 CONFIG_FLAGS = (
-    ("--name", "name", str, "build name: work files in <build-dir>/<name>, model in models/<name>"),
+    ("--name", "name", str, "build name: work files in <build-dir>/<name>, model in <models-dir>/<name>"),
     ("--seed", "seed", int, "random seed for splits, initialisation and training"),
     ("--build-dir", "build_dir", str, "where stage outputs are cached (default: build)"),
     ("--models-dir", "models_dir", str, "where finished models are published (default: models)"),
@@ -33,7 +48,7 @@ CONFIG_FLAGS = (
     ("--augment-copies", "data.augment_copies", int, "augmented copies of each training sentence"),
     ("--teacher", "teacher.model", str, "teacher: hub id or directory of a DistilBERT (or any sequence-"
      "classification) checkpoint; default: DistilBERT mapped from the packaged MiniLM-L6"),
-    ("--teacher-epochs", "teacher.epochs", float, "teacher fine-tuning epochs"),
+    ("--teacher-epochs", "teacher.epochs", _finite_float, "teacher fine-tuning epochs"),
     ("--teacher-max-steps", "teacher.max_steps", int, "stop teacher fine-tuning after this many steps"),
     ("--arch", "student.architecture", str, "student architecture: bag, cnn or transformer"),
     ("--vocab-size", "student.vocab_size", int, "pruned WordPiece vocabulary size"),
@@ -50,7 +65,14 @@ def _config_from_args(args):
     from toolchain.config import load_config
 
     overrides = {key: getattr(args, key.replace(".", "__")) for _, key, _, _ in CONFIG_FLAGS}
-    return load_config(args.config, overrides)
+    return load_config(args.config, overrides, project_dir=_project_dir(args))
+
+
+def _project_dir(args) -> Path:
+    directory = Path(args.project_dir) if args.project_dir else Path.cwd()
+    if not directory.is_dir():
+        raise ToolchainError(f"--project-dir {directory} is not a folder")
+    return directory
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -65,104 +87,182 @@ def _print_outcomes(outcomes) -> None:
         print(f"  {outcome.name:<8} {state:>10}  {outcome.directory}")
 
 
+def _check_writable(config) -> None:
+    """The build and models folders are folders (or can be made), before any stage runs."""
+    for what, directory in (("--build-dir", config.work_dir.parent), ("--models-dir", config.model_dir.parent)):
+        if directory.exists() and not directory.is_dir():
+            raise ToolchainError(f"{what} {directory} is a file, not a folder")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ToolchainError(f"{what} {directory} cannot be created: {exc.strerror}") from None
+        if not os.access(directory, os.W_OK):
+            raise ToolchainError(f"{what} {directory} is not writable")
+
+
 def _cmd_stage(args) -> int:
-    from toolchain import build
+    from toolchain import pipeline
 
     config = _config_from_args(args)
-    _print_outcomes(build.run_until(config, args.command))
+    _check_writable(config)
+    _print_outcomes(pipeline.run_until(config, args.command))
     return 0
 
 
 def _cmd_build(args) -> int:
-    from toolchain import build
+    from toolchain import pipeline
 
     config = _config_from_args(args)
-    outcomes, seconds = build.build(config)
+    target = None
+    if args.target:
+        from toolchain import targets
+
+        target = targets.target(args.target)
+    _check_writable(config)
+    outcomes, seconds = pipeline.build(config)
     _print_outcomes(outcomes)
     print(f"build '{config.name}' finished in {seconds / 60:.1f} min; model in {config.model_dir}")
-    emit_now = args.emit if args.emit is not None else config.name == "default"
-    if emit_now:
-        return _emit(config.model_dir, None, check=False)
-    print(f"firmware not touched; to run this model on the device: python -m toolchain emit --model {config.model_dir}")
+    if target is not None:
+        _print_fit(_fit_of(config.model_dir, target), target)
+    print(f"to put it on a device: textclf export --model {config.model_dir} --format platformio --out lib/"
+          + (f" --target {target.name}" if target else ""))
     return 0
 
 
-def _emit(model_dir, lib_dir, check: bool) -> int:
-    from toolchain import emit
+def _fit_of(model_dir: Path, target):
+    from toolchain import emit, targets
+    from toolchain.emit.ops.common import Options
 
-    emission = emit.generate(model_dir)
-    target = lib_dir or emit.FIRMWARE_LIB
-    if check:
-        problems = emit.differences(emission, target)
+    model = emit.read_model_dir(model_dir)
+    library = emit.model_library(model, emit.default_prefix(model.name), target.default_backend,
+                                 Options(packed_filters=target.dsp))
+    return targets.check_fit(target, library, emit.runtime_library())
+
+
+def _print_fit(fit, target) -> None:
+    from toolchain import targets
+
+    print(targets.format_fit(fit))
+    targets.require_fit(fit)
+
+
+def _cmd_export(args) -> int:
+    from toolchain import export
+
+    request = export.ExportRequest(
+        model_dir=Path(args.model), out=Path(args.out), format=args.format, prefix=args.prefix,
+        backend=args.backend, target=args.target, kernels=args.kernels, verify=not args.no_verify,
+    )
+    prepared = export.prepare(request)
+    if prepared.fit is not None:
+        from toolchain import targets
+
+        print(targets.format_fit(prepared.fit))
+    if args.check:
+        problems = export.differences(prepared, request.out)
         for problem in problems:
             print(problem)
-        print("generated C is up to date" if not problems else f"{len(problems)} generated file(s) out of date")
+        print("the exported libraries are up to date" if not problems
+              else f"{len(problems)} exported file(s) out of date")
         return 1 if problems else 0
-    graph = emission.graph
-    if not emit.differences(emission, target):
-        print(f"generated C in {target} is up to date ({len(emission.files)} files)")
+    if not export.differences(prepared, request.out):
+        print(f"{', '.join(prepared.libraries)} in {request.out} are up to date ({len(prepared.files)} files)")
         return 0
-    written = emit.write(emission, target)
-    print(f"emitted {len(written)} files into {target}: {len(graph.ops)} ops, static arena {graph.arena_bytes:,} B, "
-          f"weights {graph.weight_bytes:,} B; TFLM resolver with {len(emission.resolver.ops)} ops")
+    written = export.write(prepared, request.out)
+    info = export.summary(prepared)
+    detail = (f"{info['ops']} ops, arena {info['arena_bytes']:,} B, weights {info['weight_bytes']:,} B"
+              if "ops" in info else f"{prepared.library.backend} backend")
+    print(f"exported {', '.join(str(p) for p in written)} ({args.format}; {detail})")
     return 0
 
 
-def _cmd_emit(args) -> int:
-    return _emit(Path(args.model), Path(args.lib_dir) if args.lib_dir else None, args.check)
+def _cmd_targets(args) -> int:
+    from toolchain import targets
+
+    rows = targets.table()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(targets.format_table(rows))
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    from toolchain import model_info
+
+    report = model_info.describe(Path(args.model), measure=not args.no_arena)
+    if args.target:
+        from toolchain import targets
+
+        target = targets.target(args.target)
+        fit = _fit_of(Path(args.model).parent, target)
+        report["fit"] = targets.fit_dict(fit)
+    print(model_info.to_json(report) if args.json else model_info.format_report(report))
+    if args.target:
+        targets.require_fit(fit)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m toolchain",
+    parser = _Parser(
+        prog="textclf",
         description="DistilBERT teacher -> distilled INT8 student -> TFLite Micro / C for microcontrollers.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    inspect = commands.add_parser(
-        "inspect", help="describe a .tflite model and measure its TFLite Micro arena"
-    )
-    inspect.add_argument("model", help="path to a .tflite file")
-    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
-    inspect.add_argument(
-        "--no-arena", action="store_true", help="skip the TFLite Micro load and arena search"
-    )
-    inspect.set_defaults(run=_cmd_inspect)
+    parser.add_argument("--project-dir", help="where relative build/models folders are (default: the current folder)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     build = commands.add_parser("build", help="run the whole pipeline (cached stages are skipped)")
     _add_config_flags(build)
-    build.add_argument("--emit", dest="emit", action="store_true", default=None,
-                       help="write the model's C into firmware/lib (default for the 'default' build)")
-    build.add_argument("--no-emit", dest="emit", action="store_false", help="leave firmware/lib alone")
+    build.add_argument("--target", help="board the model is for: its fit is checked (see `textclf targets`)")
     build.set_defaults(run=_cmd_build)
 
-    emit = commands.add_parser("emit", help="generate the firmware's C sources from a model directory")
-    emit.add_argument("--model", default="models/default", help="model directory (default: models/default)")
-    emit.add_argument("--lib-dir", help="PlatformIO lib folder to write into (default: firmware/lib)")
-    emit.add_argument("--check", action="store_true",
-                      help="only compare with the files on disk; exit 1 if any differs")
-    emit.set_defaults(run=_cmd_emit)
     stage_help = {
         "data": "labelled split and transfer text",
         "teacher": "load or fine-tune the teacher; its logits for every text",
         "distill": "pruned vocabulary and the distilled float student",
         "convert": "FP32, FP16 and full-INT8 .tflite with a size table",
         "verify": "INT8 model in TFLite Micro: accuracy, arena, golden vectors",
-        "report": "models/<name>/: artifacts, metrics.json, report.md, plots",
+        "report": "<models-dir>/<name>/: artifacts, metrics.json, report.md, plots",
     }
     for name, text in stage_help.items():
         stage = commands.add_parser(name, help=f"{text} (runs earlier stages if needed)")
         _add_config_flags(stage)
         stage.set_defaults(run=_cmd_stage)
+
+    export = commands.add_parser("export", help="a model as libraries for a firmware project (PlatformIO, Arduino, CMake)")
+    export.add_argument("--model", default="models/default", help="model directory (default: models/default)")
+    export.add_argument("--format", default="platformio", choices=("platformio", "arduino", "cmake"))
+    export.add_argument("--out", required=True, help="folder the libraries go into (e.g. your project's lib/)")
+    export.add_argument("--prefix", help="C symbol prefix of the model (default: from the model's folder name)")
+    export.add_argument("--backend", default="compiled", choices=("compiled", "tflm"),
+                        help="compiled graph (default) or TensorFlow Lite Micro's interpreter")
+    export.add_argument("--target", help="check the fit against this board first (see `textclf targets`)")
+    export.add_argument("--kernels", default="optimized", choices=("optimized", "reference"),
+                        help="optimized kernels where they apply (default), or TFLM's reference loops only")
+    export.add_argument("--no-verify", action="store_true",
+                        help="skip compiling the export on this machine and replaying the goldens")
+    export.add_argument("--check", action="store_true", help="only compare with the files in --out; exit 1 if any differs")
+    export.set_defaults(run=_cmd_export)
+
+    targets = commands.add_parser("targets", help="the boards a model can be checked against, with their budgets")
+    targets.add_argument("--json", action="store_true")
+    targets.set_defaults(run=_cmd_targets)
+
+    inspect = commands.add_parser("inspect", help="describe a .tflite model and measure its TFLite Micro arena")
+    inspect.add_argument("model", help="path to a .tflite file")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+    inspect.add_argument("--no-arena", action="store_true", help="skip the TFLite Micro load and arena search")
+    inspect.add_argument("--target", help="also print the fit for this board (the .tflite must be in a model folder)")
+    inspect.set_defaults(run=_cmd_inspect)
     return parser
 
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.run(args)
     except ToolchainError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

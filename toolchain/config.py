@@ -2,11 +2,16 @@
 
 The resolved config is saved beside the model (`models/<name>/config.toml`) so a model directory
 always says how it was made. Each stage hashes only its own section (plus what it reads from disk),
-so changing a student setting does not re-train the teacher.
+so changing a student setting does not re-train the teacher. The whole config is validated here,
+before any stage runs: a bad value costs a second, not a trained teacher.
+
+Directories resolve against the project directory: the current directory, or `--project-dir`.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +20,10 @@ import tomli_w
 
 from toolchain.errors import ToolchainError
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 OFFLINE_TEACHER = "minilm-l6-as-distilbert"
 DEFAULT_DATA = "vader:rotten-tomatoes"
+ARCHITECTURES = ("bag", "cnn", "transformer")
+TRANSFER_CORPORA = ("tweets", "amazon", "nyt")
 
 
 @dataclass
@@ -49,7 +55,7 @@ class TeacherConfig:
 
 @dataclass
 class StudentConfig:
-    architecture: str = "cnn"  # see toolchain.student.ARCHITECTURES
+    architecture: str = "cnn"  # one of ARCHITECTURES
     vocab_size: int = 7600
     sequence_length: int = 64
     embedding_dim: int = 32
@@ -87,17 +93,30 @@ class BuildConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    # Where relative directories start: not a setting of the model (not saved, not hashed).
+    project_dir: Path = field(default_factory=Path.cwd, compare=False)
+
+    def _resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.project_dir) / p
 
     @property
     def work_dir(self) -> Path:
-        return _resolve(self.build_dir) / self.name
+        return self._resolve(self.build_dir) / self.name
 
     @property
     def model_dir(self) -> Path:
-        return _resolve(self.models_dir) / self.name
+        return self._resolve(self.models_dir) / self.name
+
+    @property
+    def cache_dir(self) -> Path:
+        """Downloads and content-keyed caches shared by every build of the project."""
+        return self._resolve(self.build_dir) / "cache"
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        values.pop("project_dir")
+        return values
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
@@ -112,15 +131,12 @@ SECTIONS = {
 }
 
 
-def _resolve(path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else PROJECT_DIR / p
-
-
 def _coerce(section: str, key: str, value, target_type):
     expected = target_type if isinstance(target_type, type) else None
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected in (int, float) and isinstance(value, bool):
+        raise ToolchainError(f"config: {section}.{key} must be {expected.__name__}, got a boolean {value!r}")
     if expected is not None and not isinstance(value, expected):
         raise ToolchainError(
             f"config: {section}.{key} must be {expected.__name__}, got {type(value).__name__} {value!r}"
@@ -129,7 +145,7 @@ def _coerce(section: str, key: str, value, target_type):
 
 
 def _apply(obj, values: dict, section: str) -> None:
-    fields = {f.name: f for f in dataclasses.fields(obj)}
+    fields = {f.name: f for f in dataclasses.fields(obj) if f.name != "project_dir"}
     for key, value in values.items():
         if key not in fields:
             raise ToolchainError(f"config: unknown setting {section}.{key}" if section else f"config: unknown setting {key}")
@@ -144,9 +160,9 @@ def _apply(obj, values: dict, section: str) -> None:
         setattr(obj, key, _coerce(section or "build", key, value, field_type))
 
 
-def load_config(path: str | None, overrides: dict | None = None) -> BuildConfig:
+def load_config(path: str | None, overrides: dict | None = None, project_dir: Path | None = None) -> BuildConfig:
     """Defaults, then the TOML file, then flag overrides ({"student.vocab_size": 4000, "name": ...})."""
-    config = BuildConfig()
+    config = BuildConfig(project_dir=Path(project_dir) if project_dir else Path.cwd())
     if path:
         p = Path(path)
         if not p.is_file():
@@ -166,14 +182,63 @@ def load_config(path: str | None, overrides: dict | None = None) -> BuildConfig:
 
 
 def validate(config: BuildConfig) -> None:
-    d, s = config.data, config.student
-    if not config.name or "/" in config.name or config.name.startswith("."):
-        raise ToolchainError(f"config: invalid build name {config.name!r}")
-    if not 0 <= d.validation_fraction < 0.5 or not 0 < d.test_fraction < 0.5:
-        raise ToolchainError("config: validation/test fractions must be in [0, 0.5)")
-    if s.sequence_length < 4:
-        raise ToolchainError("config: student.sequence_length must be at least 4")
-    if not 0.0 <= s.distill_weight <= 1.0:
-        raise ToolchainError("config: student.distill_weight must be in [0, 1]")
-    if s.temperature <= 0:
-        raise ToolchainError("config: student.temperature must be positive")
+    """Every setting in range, before any stage runs (ranges generous, but no value that would
+    silently mean something else, train nothing, or exhaust the machine)."""
+    d, t, s = config.data, config.teacher, config.student
+
+    def bad(key: str, message: str) -> ToolchainError:
+        return ToolchainError(f"config: {key} {message}")
+
+    def number(key: str, value, low, high, integer: bool = False) -> None:
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            raise bad(key, f"must be {'an integer' if integer else 'a number'}, not {value!r}")
+        if not math.isfinite(value) or not low <= value <= high:
+            raise bad(key, f"must be between {low} and {high}, not {value!r}")
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", config.name or ""):
+        raise bad("name", f"{config.name!r} must be a letter or digit then up to 63 of letters, digits, '.', '_', '-'")
+    number("seed", config.seed, 0, 2**31 - 1, integer=True)
+    for key in ("build_dir", "models_dir"):
+        if not getattr(config, key):
+            raise bad(key, "must not be empty")
+    if not d.source:
+        raise bad("data.source", "must not be empty")
+    for key in ("text_column", "label_column"):
+        if not getattr(d, key):
+            raise bad(f"data.{key}", "must not be empty")
+    number("data.validation_fraction", d.validation_fraction, 0.0, 0.49)
+    number("data.test_fraction", d.test_fraction, 0.01, 0.49)
+    number("data.max_examples", d.max_examples, 0, 10**8, integer=True)
+    number("data.max_transfer", d.max_transfer, 0, 10**8, integer=True)
+    number("data.augment_copies", d.augment_copies, 0, 20, integer=True)
+    number("data.mask_probability", d.mask_probability, 0.0, 1.0)
+    number("data.ngram_probability", d.ngram_probability, 0.0, 1.0)
+    unknown = [c for c in d.transfer_corpora if c not in TRANSFER_CORPORA]
+    if unknown:
+        raise bad("data.transfer_corpora", f"has {unknown[0]!r}; choose from {', '.join(TRANSFER_CORPORA)}")
+    if not t.model:
+        raise bad("teacher.model", "must not be empty")
+    number("teacher.epochs", t.epochs, 0.01, 100.0)
+    number("teacher.batch_size", t.batch_size, 1, 4096, integer=True)
+    number("teacher.learning_rate", t.learning_rate, 1e-8, 1.0)
+    number("teacher.max_length", t.max_length, 8, 512, integer=True)
+    number("teacher.max_steps", t.max_steps, 0, 10**8, integer=True)
+    if s.architecture not in ARCHITECTURES:
+        raise bad("student.architecture", f"{s.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+    number("student.vocab_size", s.vocab_size, 64, 200_000, integer=True)
+    number("student.sequence_length", s.sequence_length, 4, 512, integer=True)
+    number("student.embedding_dim", s.embedding_dim, 1, 1024, integer=True)
+    number("student.hidden_dim", s.hidden_dim, 1, 4096, integer=True)
+    number("student.epochs", s.epochs, 0, 1000, integer=True)
+    number("student.finetune_epochs", s.finetune_epochs, 0, 1000, integer=True)
+    if s.epochs + s.finetune_epochs == 0:
+        raise bad("student.epochs", "and student.finetune_epochs are both 0: the student would not be trained")
+    number("student.learning_rate", s.learning_rate, 1e-8, 1.0)
+    number("student.finetune_learning_rate", s.finetune_learning_rate, 1e-8, 1.0)
+    number("student.batch_size", s.batch_size, 1, 4096, integer=True)
+    number("student.temperature", s.temperature, 0.01, 100.0)
+    number("student.distill_weight", s.distill_weight, 0.0, 1.0)
+    if s.architecture == "transformer" and s.embedding_dim % 2:
+        raise bad("student.embedding_dim", "must be even for the transformer (2 attention heads)")
+    number("convert.calibration_examples", config.convert.calibration_examples, 1, 100_000, integer=True)
+    number("verify.golden_count", config.verify.golden_count, 0, 1000, integer=True)

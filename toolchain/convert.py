@@ -1,4 +1,4 @@
-"""Stage 4, `toolchain convert`: the float student as FP32, FP16 and full-INT8 `.tflite`.
+"""Stage 4, `textclf convert`: the float student as FP32, FP16 and full-INT8 `.tflite`.
 
 INT8 is full integer quantization: int8 weights (per-channel for FULLY_CONNECTED/CONV_2D) and
 int8 activations calibrated on training text, int8 output; token ids stay int32.
@@ -7,7 +7,6 @@ Writes student_fp32.tflite, student_fp16.tflite, student_int8.tflite and sizes.j
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +14,10 @@ import numpy as np
 from toolchain.config import ConvertConfig
 from toolchain.errors import ToolchainError
 from toolchain.model_info import fully_integer
-from toolchain import flatbuffer
+from toolchain import flatbuffer, frameworks
 
 VERSION = "1"
 FORMATS = ("fp32", "fp16", "int8")
-
-
-def _tf():
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    return tf
 
 
 def directory_bytes(path: Path) -> int:
@@ -34,7 +25,7 @@ def directory_bytes(path: Path) -> int:
 
 
 def convert(saved_model: Path, kind: str, calibration: np.ndarray | None = None) -> bytes:
-    tf = _tf()
+    tf = frameworks.tensorflow()
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if kind == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -1,4 +1,4 @@
-"""Stage 1, `toolchain data`: labelled examples, a seeded split, and transfer text for distillation.
+"""Stage 1, `textclf data`: labelled examples, a seeded split, and transfer text for distillation.
 
 Outputs (in the stage directory):
   train.jsonl, validation.jsonl, test.jsonl   {"text": str, "label": int}
@@ -19,7 +19,7 @@ import tarfile
 from collections import Counter
 from pathlib import Path
 
-from toolchain.config import PROJECT_DIR, DataConfig
+from toolchain.config import DataConfig
 from toolchain.errors import ToolchainError
 
 VERSION = "1"
@@ -37,9 +37,9 @@ MASK_TOKEN = "[MASK]"
 SPLITS = ("train", "validation", "test")
 
 
-def vader_archive(cache_dir: Path | None = None) -> Path:
-    """The vaderSentiment sdist, fetched with pip into the cache once and checksum-checked."""
-    cache_dir = cache_dir or PROJECT_DIR / ".cache" / "vader"
+def vader_archive(cache_dir: Path) -> Path:
+    """The vaderSentiment sdist, fetched with pip into `cache_dir` once and checksum-checked."""
+    cache_dir = Path(cache_dir) / "vader"
     path = cache_dir / VADER_SDIST
     if not path.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -56,10 +56,10 @@ def vader_archive(cache_dir: Path | None = None) -> Path:
     return path
 
 
-def read_vader_corpus(name: str, archive: Path | None = None) -> list[tuple[str, float]]:
-    """(text, mean sentiment score in [-4, 4]) pairs of one ICWSM 2014 corpus."""
+def read_vader_corpus(name: str, archive: Path) -> list[tuple[str, float]]:
+    """(text, mean sentiment score in [-4, 4]) pairs of one ICWSM 2014 corpus (`vader_archive`)."""
     member = VADER_CORPORA[name]
-    with tarfile.open(archive or vader_archive()) as sdist:
+    with tarfile.open(archive) as sdist:
         inner = sdist.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
         with tarfile.open(fileobj=io.BytesIO(inner.read())) as corpora:
             raw = corpora.extractfile(member).read().decode("latin-1")
@@ -71,11 +71,11 @@ def read_vader_corpus(name: str, archive: Path | None = None) -> list[tuple[str,
     return rows
 
 
-def rotten_tomatoes_examples() -> tuple[list[tuple[str, str]], list[str]]:
+def rotten_tomatoes_examples(archive: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """Binary sentiment: score > 0 positive, < 0 negative, exactly 0 dropped."""
     examples = [
         (text, "positive" if score > 0 else "negative")
-        for text, score in read_vader_corpus("rotten-tomatoes")
+        for text, score in read_vader_corpus("rotten-tomatoes", archive)
         if score != 0
     ]
     return examples, ["negative", "positive"]
@@ -206,13 +206,13 @@ def augment(text: str, rng: random.Random, config: DataConfig) -> str:
     return " ".join(words)
 
 
-def transfer_text(train_texts, held_out: set[str], config: DataConfig, seed: int) -> list[dict]:
+def transfer_text(train_texts, held_out: set[str], config: DataConfig, seed: int, cache_dir: Path) -> list[dict]:
     rng = random.Random(seed + 1)
     rows, seen = [], set(held_out) | set(train_texts)
     for corpus in config.transfer_corpora:
         if corpus not in VADER_CORPORA or corpus == "rotten-tomatoes":
             raise ToolchainError(f"unknown transfer corpus {corpus!r} (choose from tweets, amazon, nyt)")
-        texts = [t for t, _ in read_vader_corpus(corpus)]
+        texts = [t for t, _ in read_vader_corpus(corpus, vader_archive(cache_dir))]
         for text in texts:
             if text not in seen:
                 seen.add(text)
@@ -229,10 +229,10 @@ def transfer_text(train_texts, held_out: set[str], config: DataConfig, seed: int
     return rows
 
 
-def load_examples(config: DataConfig) -> tuple[list[tuple[str, str]], list[str], str]:
+def load_examples(config: DataConfig, cache_dir: Path) -> tuple[list[tuple[str, str]], list[str], str]:
     source = config.source
     if source == "vader:rotten-tomatoes":
-        rows, names = rotten_tomatoes_examples()
+        rows, names = rotten_tomatoes_examples(vader_archive(cache_dir))
         return rows, names, source
     if source.startswith("vader:"):
         raise ToolchainError(f"unknown built-in data {source!r} (the built-in task is vader:rotten-tomatoes)")
@@ -255,8 +255,8 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def produce(config: DataConfig, seed: int, out: Path) -> dict:
-    rows, names, source = load_examples(config)
+def produce(config: DataConfig, seed: int, out: Path, cache_dir: Path) -> dict:
+    rows, names, source = load_examples(config, cache_dir)
     index = {name: i for i, name in enumerate(names)}
     rows = deduplicate(rows)
     if config.max_examples:
@@ -272,7 +272,7 @@ def produce(config: DataConfig, seed: int, out: Path) -> dict:
     for name in SPLITS:
         write_jsonl(out / f"{name}.jsonl", ({"text": t, "label": y} for t, y in parts[name]))
     held_out = {t for name in ("validation", "test") for t, _ in parts[name]}
-    transfer = transfer_text([t for t, _ in parts["train"]], held_out, config, seed)
+    transfer = transfer_text([t for t, _ in parts["train"]], held_out, config, seed, cache_dir)
     write_jsonl(out / "transfer.jsonl", transfer)
     (out / "labels.json").write_text(json.dumps(names) + "\n")
     return {

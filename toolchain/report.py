@@ -1,4 +1,4 @@
-"""Stage 6, `toolchain report`: the model directory `models/<name>/`.
+"""Stage 6, `textclf report`: the model directory `models/<name>/`.
 
 Collects the artifacts the firmware and users need (the three .tflite files, the vocabulary and
 tokenizer, goldens, the config that made them) and writes metrics.json with every figure,
@@ -16,7 +16,7 @@ from toolchain.stages import read_stamp
 
 VERSION = "2"
 COPIED = {
-    "student": ("vocab.txt", "tokenizer.json"),
+    "distill": ("vocab.txt", "tokenizer.json"),
     "convert": ("student_fp32.tflite", "student_fp16.tflite", "student_int8.tflite"),
     "verify": ("goldens.json",),
 }
@@ -150,7 +150,7 @@ def produce(name: str, config_toml: str, stage_dirs: dict[str, Path], out: Path)
     (out / "config.toml").write_text(config_toml, encoding="utf-8")
     stamps = {stage: read_stamp(directory) for stage, directory in stage_dirs.items()}
     teacher = json.loads((stage_dirs["teacher"] / "metrics.json").read_text())
-    student = json.loads((stage_dirs["student"] / "metrics.json").read_text())
+    student = json.loads((stage_dirs["distill"] / "metrics.json").read_text())
     verify = json.loads((stage_dirs["verify"] / "metrics.json").read_text())
     sizes = json.loads((stage_dirs["convert"] / "sizes.json").read_text())
     metrics = {

@@ -1,8 +1,11 @@
 """Cached pipeline stages: each writes one directory under the build dir, atomically.
 
-A stage's key hashes its version, its settings and the bytes of the files it reads. If
-`<stage>/stage.json` holds the same key the stage is skipped; otherwise its directory is rebuilt
-in a temp dir and swapped in, so an interrupted run never leaves a half-written stage.
+A stage's key hashes its version, its settings and the content of what it reads: each input is
+named by its role ("data", "teacher", ...) and hashed by the files in it and their paths relative
+to it, never by where it lives, so a moved checkout or build directory reuses its cache. If
+`<stage>/stage.json` holds the same key the stage is skipped; otherwise its directory is rebuilt in
+a temp dir and swapped in, so an interrupted run never leaves a half-written stage (and the next
+run removes what a killed one left behind).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from toolchain.atomic import atomic_dir
+from toolchain.atomic import atomic_dir, clean_stale
 
 STAMP = "stage.json"
 
@@ -34,23 +37,25 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stage_key(version: str, settings: dict, inputs: list[Path]) -> str:
+def content_digest(path: Path) -> str:
+    """A file's bytes, or a directory's files (relative paths and bytes; stage stamps left out)."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_digest(path)
+    digest = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file() and p.name != STAMP):
+        digest.update(str(child.relative_to(path)).encode())
+        digest.update(file_digest(child).encode())
+    return digest.hexdigest()
+
+
+def stage_key(version: str, settings: dict, inputs: dict[str, Path]) -> str:
     payload = {
         "version": version,
         "settings": settings,
-        "inputs": {str(p.name if p.is_file() else p): _digest_any(p) for p in sorted(inputs)},
+        "inputs": {role: content_digest(path) for role, path in sorted(inputs.items())},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _digest_any(path: Path) -> str:
-    if path.is_dir():
-        digest = hashlib.sha256()
-        for child in sorted(p for p in path.rglob("*") if p.is_file() and p.name != STAMP):
-            digest.update(str(child.relative_to(path)).encode())
-            digest.update(file_digest(child).encode())
-        return digest.hexdigest()
-    return file_digest(path)
 
 
 def is_current(directory: Path, key: str) -> bool:
@@ -59,7 +64,7 @@ def is_current(directory: Path, key: str) -> bool:
         return False
     try:
         return json.loads(stamp.read_text())["key"] == key
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError):
         return False
 
 
@@ -68,11 +73,12 @@ def run_stage(
     directory: Path,
     version: str,
     settings: dict,
-    inputs: list[Path],
+    inputs: dict[str, Path],
     produce: Callable[[Path], dict | None],
     log: Callable[[str], None] = print,
 ) -> StageOutcome:
     """Runs `produce(tmp_dir)` unless `directory` is current; returns where the outputs are."""
+    clean_stale(directory.parent)
     key = stage_key(version, settings, inputs)
     if is_current(directory, key):
         log(f"[{name}] up to date ({directory})")

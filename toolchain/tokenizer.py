@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from toolchain.contract import c_define
 from toolchain.errors import ToolchainError
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
+PAD_ID, UNK_ID, CLS_ID, SEP_ID = range(4)  # [MASK] only ever comes from training text (with_mask_token)
 CONTINUATION = "##"
-MAX_WORD_CHARS = 100  # longer words become [UNK], as in BERT
+# Longer words become [UNK], as in BERT; the C tokenizer's limit is the one definition.
+MAX_WORD_CHARS = c_define("textclf_tokenizer.h", "TC_MAX_WORD_CHARS")
 
 
 def bert_normalizer():

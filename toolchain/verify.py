@@ -1,4 +1,4 @@
-"""Stage 5, `toolchain verify`: the INT8 model in the official TFLite Micro interpreter.
+"""Stage 5, `textclf verify`: the INT8 model in the official TFLite Micro interpreter.
 
 Runs the whole test split through TFLM (pip `tflite-micro`), measures the minimum arena, compares
 with the float student and with TFLite's own int8 kernels, and saves TFLM's int8 outputs for a set
@@ -8,12 +8,11 @@ differ by a few LSB — is the reference the firmware must match bit for bit.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from toolchain import flatbuffer, model_info, tflm
+from toolchain import flatbuffer, frameworks, model_info, tflm
 from toolchain import tokenizer as wordpiece
 from toolchain.config import VerifyConfig
 from toolchain.data import read_jsonl
@@ -46,10 +45,9 @@ def tflm_logits(interpreter: tflm.TflmInterpreter, ids: np.ndarray, desc: str) -
 
 def tflite_logits(model_bytes: bytes, ids: np.ndarray) -> np.ndarray:
     """TFLite's (not TFLM's) int8 kernels, default op resolver without delegates, for comparison."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import warnings
 
-    import tensorflow as tf
+    tf = frameworks.tensorflow()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice

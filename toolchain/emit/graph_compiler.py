@@ -1,31 +1,34 @@
 """The compiled backend: a full-int8 .tflite becomes C that calls the kernel library in order.
 
 For every operator the compiler computes what TFLite Micro's kernel computes in Prepare
-(toolchain/emit/operators.py) and emits it as `const` data; the kernels
-(firmware/lib/textclf/src/kernels/) reproduce TFLM's int8 Eval bit for bit. Every activation gets a
-fixed offset in one arena (toolchain/emit/memory_plan.py); RESHAPE, EXPAND_DIMS and SQUEEZE emit no
-code, their output shares their input's bytes. All C text comes from templates/tc_model_graph.*.j2.
+(toolchain/emit/ops/, one module per operator) and emits it as `const` data; the kernels
+(toolchain/device/runtime/kernels/) reproduce TFLM's int8 Eval bit for bit. Every activation gets
+a fixed offset in one arena (toolchain/emit/memory_plan.py); RESHAPE, EXPAND_DIMS and SQUEEZE emit
+no code, their output shares their input's bytes. The C text comes from the templates
+`graph.h.j2` / `graph.c.j2`.
 
-The flatbuffer is read only through toolchain/flatbuffer.py. An operator, option or type
+The model is untrusted: before lowering, the graph's structure is checked (operators in an order
+where every tensor is written before it is read, one writer per tensor, sane shapes), and every
+number that reaches C is range-checked by its params dataclass. An operator, option or type
 combination outside what the kernels reproduce raises ToolchainError naming the operator.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from toolchain import flatbuffer
-from toolchain.emit import memory_plan, operators
-from toolchain.emit.operators import KernelCall
+from toolchain.emit import memory_plan, ops
+from toolchain.contract import ConstArray, check_range
+from toolchain.emit.ops.common import C_TYPES, ArrayArg, KernelCall, Node, Options, TensorArg, TensorListArg
 from toolchain.emit.render import render
 from toolchain.errors import ToolchainError
-from toolchain.flatbuffer import TfliteModel, schema
+from toolchain.flatbuffer import TfliteModel
 
-HEADER_FILE = "tc_model_graph.h"
-SOURCE_FILE = "tc_model_graph.c"
-C_TYPES = {schema.TensorType.INT8: "int8_t", schema.TensorType.INT32: "int32_t"}
+# An activation larger than this cannot be the working memory of a microcontroller model, and
+# keeping every size below it keeps all index arithmetic of the kernels inside int32.
+MAX_TENSOR_BYTES = 1 << 28
 
 
 @dataclass(frozen=True)
@@ -48,56 +51,94 @@ class IoTensor:
 
 @dataclass(frozen=True)
 class CompiledOp:
-    """What the benchmarks need to know about one operator of the compiled graph."""
+    """One operator of the compiled graph: its lowered call and what benchmarks want to know."""
 
     node: int
     op: str
-    kernel: str | None  # C function; None when the output shares the input's bytes
+    call: KernelCall
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     output_shapes: tuple[tuple[int, ...], ...]
-    macs: int  # multiply-accumulates (FULLY_CONNECTED, CONV_2D, BATCH_MATMUL), else 0
+
+    @property
+    def kernel(self) -> str | None:
+        return self.call.kernel
+
+    @property
+    def macs(self) -> int:
+        return self.call.macs
+
+
+@dataclass(frozen=True)
+class ConstantTensor:
+    """A constant tensor of the model that a kernel reads, emitted as a `static const` array."""
+
+    tensor: int
+    name: str  # the tensor's name in the model (untrusted text: comments escape it)
+    array: ConstArray
 
 
 @dataclass
 class CompiledGraph:
-    files: dict[str, str]
-    arena_bytes: int
-    weight_bytes: int  # constant tensors and packed weights emitted as arrays
     ops: list[CompiledOp]
+    constants: list[ConstantTensor]
     inputs: list[IoTensor]
     outputs: list[IoTensor]
+    arena_bytes: int
     tensor_offsets: dict[int, int]  # activation tensor -> arena offset
-    plan: memory_plan.MemoryPlan  # buffer keys are the tensors that own each buffer
     # (input tensor, output tensor, lead): operators whose output starts `lead` bytes below their
-    # input and overlaps it, as the kernel allows (operators.streaming_lead).
+    # input and overlaps it, as the kernel allows (conv_2d.streaming_lead).
     streamed: list[tuple[int, int, int]]
 
+    @property
+    def weight_bytes(self) -> int:
+        """Constant tensors and the arrays laid out anew for kernels (packed filters)."""
+        packed = sum(arg.array.nbytes for op in self.ops for arg in op.call.args if isinstance(arg, ArrayArg))
+        return sum(c.array.nbytes for c in self.constants) + packed
 
-def generate(model_path: Path, source: str) -> dict[str, str]:
-    """{file name: text} for firmware/lib/textclf_model/src/; `source` names the model in headers."""
-    return compile_graph(model_path, source).files
+    def argument(self, arg) -> dict:
+        """How the template passes one kernel argument: NULL, a constant array, a typed address in
+        the arena, or (CONCATENATION) a list of those."""
+        if isinstance(arg, TensorListArg):
+            return {"kind": "list", "items": [self.argument(TensorArg(t, "int8_t", True)) for t in arg.tensors]}
+        if isinstance(arg, ArrayArg):
+            return {"kind": "constant", "name": arg.array.name}
+        if isinstance(arg, TensorArg):
+            if arg.tensor in self.tensor_offsets:
+                return {"kind": "arena", "c_type": arg.c_type, "const": arg.is_input,
+                        "offset": self.tensor_offsets[arg.tensor]}
+            return {"kind": "constant", "name": f"tc_tensor_{arg.tensor}"}
+        return {"kind": "null"}
+
+    def arguments(self, op: CompiledOp) -> list[dict]:
+        return [self.argument(arg) for arg in op.call.args]
+
+    def render(self, prefix: str, source: str) -> dict[str, str]:
+        """{file name: text}: `<prefix>_graph.h` and `<prefix>_graph.c`; `source` names the model."""
+        context = {"prefix": prefix, "graph": self, "float_literal": float_literal}
+        return {
+            f"{prefix}_graph.h": render("graph.h.j2", source, **context),
+            f"{prefix}_graph.c": render("graph.c.j2", source, **context),
+        }
 
 
-def compile_graph(model_path: Path, source: str) -> CompiledGraph:
-    model = flatbuffer.read_model(model_path)
-    return _Compiler(model, source).compile()
+def compile_graph(model: TfliteModel, options: Options = Options()) -> CompiledGraph:
+    return _Compiler(model, options).compile()
 
 
 class _Compiler:
-    def __init__(self, model: TfliteModel, source: str):
+    def __init__(self, model: TfliteModel, options: Options):
         if len(model.model.subgraphs) != 1:
             raise ToolchainError(
-                f"compiled backend: the model has {len(model.model.subgraphs)} subgraphs; "
-                "only one is supported"
+                f"compiled backend: the model has {len(model.model.subgraphs)} subgraphs; only one is supported"
             )
         self.model = model
-        self.source = source
+        self.options = options
         self.subgraph = model.subgraph
         self.tensors = self.subgraph.tensors or []
         self.operators = list(self.subgraph.operators or [])
-        self.graph_inputs = [int(i) for i in self.subgraph.inputs]
-        self.graph_outputs = [int(i) for i in self.subgraph.outputs]
+        self.graph_inputs = [int(i) for i in (self.subgraph.inputs if self.subgraph.inputs is not None else [])]
+        self.graph_outputs = [int(i) for i in (self.subgraph.outputs if self.subgraph.outputs is not None else [])]
 
     def is_constant(self, tensor: int) -> bool:
         return self.model.buffer_data(self.tensors[tensor]) is not None
@@ -106,60 +147,75 @@ class _Compiler:
         return flatbuffer.decode_name(self.tensors[tensor].name)
 
     def compile(self) -> CompiledGraph:
-        calls: list[KernelCall] = []
+        self._check_structure()
+        compiled: list[CompiledOp] = []
         aliases: dict[int, int] = {}  # output tensor -> input tensor whose bytes it shares
-        ops: list[CompiledOp] = []
         for index in range(len(self.operators)):
-            node = operators.Node(self.model, index)
-            call = operators.lower(node)
+            node = Node(self.model, index, self.options)
+            call = ops.lower(node)
             if call.kernel is None:
                 aliases[node.outputs[0]] = node.inputs[0]
-            calls.append(call)
-            ops.append(
-                CompiledOp(
-                    node=index,
-                    op=node.op_name,
-                    kernel=call.kernel,
-                    inputs=tuple(node.inputs),
-                    outputs=tuple(node.outputs),
-                    output_shapes=tuple(node.shape(t) for t in node.outputs),
-                    macs=call.macs,
-                )
-            )
+            compiled.append(CompiledOp(index, node.op_name, call, tuple(node.inputs), tuple(node.outputs),
+                                       tuple(node.shape(t) for t in node.outputs)))
         self._check_io()
-        plan, tensor_offsets, streamed = self._plan(aliases, calls)
-        constants = self._constants(calls)
-        inputs = [self._io(t, tensor_offsets) for t in self.graph_inputs]
-        outputs = [self._io(t, tensor_offsets) for t in self.graph_outputs]
-        files = self._render(calls, ops, constants, tensor_offsets, plan.arena_bytes, inputs, outputs)
+        plan, offsets, streamed = self._plan(aliases, [op.call for op in compiled])
         return CompiledGraph(
-            files=files,
+            ops=compiled,
+            constants=self._constants(compiled),
+            inputs=[self._io(t, offsets) for t in self.graph_inputs],
+            outputs=[self._io(t, offsets) for t in self.graph_outputs],
             arena_bytes=plan.arena_bytes,
-            weight_bytes=sum(values.nbytes for _, _, values in constants)
-            + sum(values.nbytes for call in calls for _, values in call.packed_weights),
-            ops=ops,
-            inputs=inputs,
-            outputs=outputs,
-            tensor_offsets=tensor_offsets,
-            plan=plan,
+            tensor_offsets=offsets,
             streamed=streamed,
         )
+
+    def _check_structure(self) -> None:
+        """The order TFLM runs the operators in must be one where each activation is written before
+        it is read, by exactly one operator; shapes must be sane sizes."""
+        if not self.operators:
+            raise ToolchainError("compiled backend: the model has no operators")
+        if not self.graph_inputs or not self.graph_outputs:
+            raise ToolchainError("compiled backend: the model has no inputs or no outputs")
+        for index, tensor in enumerate(self.tensors):
+            shape = [int(d) for d in tensor.shape] if tensor.shape is not None else []
+            if any(d < 0 for d in shape):
+                raise ToolchainError(f"compiled backend: tensor {index} has a negative dimension")
+            if flatbuffer.tensor_nbytes(tensor) > MAX_TENSOR_BYTES:
+                raise ToolchainError(f"compiled backend: tensor {index} is larger than {MAX_TENSOR_BYTES} bytes")
+        written = set(self.graph_inputs)
+        if len(written) != len(self.graph_inputs):
+            raise ToolchainError("compiled backend: a graph input is listed twice")
+        for node, op in enumerate(self.operators):
+            name = flatbuffer.op_name(self.model.model, op)
+            inputs = [int(t) for t in (op.inputs if op.inputs is not None else []) if t != -1]
+            outputs = [int(t) for t in (op.outputs if op.outputs is not None else [])]
+            for tensor in inputs:
+                if not self.is_constant(tensor) and tensor not in written:
+                    raise ToolchainError(
+                        f"compiled backend: {name} (node {node}) reads tensor {tensor} before any operator writes it"
+                    )
+            for tensor in outputs:
+                if tensor == -1 or tensor in written or self.is_constant(tensor):
+                    raise ToolchainError(
+                        f"compiled backend: {name} (node {node}) writes tensor {tensor}, which is already "
+                        "written, a graph input or a constant"
+                    )
+                written.add(tensor)
+        for tensor in self.graph_outputs:
+            if tensor not in written:
+                raise ToolchainError(f"compiled backend: graph output {tensor} is never written")
 
     def _check_io(self) -> None:
         for index in self.graph_inputs + self.graph_outputs:
             if self.tensors[index].type not in C_TYPES:
                 raise ToolchainError(
-                    f"compiled backend: graph input/output {self.name(index)!r} is "
-                    f"{flatbuffer.tensor_type_name(self.tensors[index].type)}; "
-                    "only int8 and int32 are supported"
-                )
-            if self.is_constant(index):
-                raise ToolchainError(
-                    f"compiled backend: graph input/output {self.name(index)!r} is a constant"
+                    f"compiled backend: graph input/output {index} is "
+                    f"{flatbuffer.tensor_type_name(self.tensors[index].type)}; only int8 and int32 are supported"
                 )
 
     def _plan(self, aliases: dict[int, int], calls: list[KernelCall]):
         def owner(tensor: int) -> int:
+            # Terminates: _check_structure makes every alias point to an earlier-written tensor.
             while tensor in aliases:
                 tensor = aliases[tensor]
             return tensor
@@ -202,10 +258,9 @@ class _Compiler:
             size[target] = max(size[target], lead + size.pop(source))
             streamed.append((int(self.operators[node].inputs[0]), int(self.operators[node].outputs[0]),
                              call.streaming_lead))
-        buffers = [
-            memory_plan.Buffer(key=k, size=size[k], first=first[k], last=last[k]) for k in sorted(first)
-        ]
+        buffers = [memory_plan.Buffer(key=k, size=size[k], first=first[k], last=last[k]) for k in sorted(first)]
         plan = memory_plan.plan_memory(buffers)
+        check_range(plan.arena_bytes, "int32_t", "compiled backend: arena size")
         placed = dict(plan.offsets)
         for source, (target, lead) in merged.items():
             placed[source] = placed[target] + lead
@@ -213,13 +268,23 @@ class _Compiler:
         offsets = {t: placed[owner(t)] for t in sorted(activations)}
         return plan, offsets, streamed
 
-    def _constants(self, calls: list[KernelCall]) -> list[tuple[int, str, np.ndarray]]:
-        """Constant tensors the calls read, in order of first use: (tensor, C type, values)."""
-        seen: dict[int, tuple[int, str, np.ndarray]] = {}
-        for call in calls:
-            for tensor in [t for _, t, _ in call.args] + (call.concat_inputs or []):
-                if tensor is not None and tensor not in seen and self.is_constant(tensor):
-                    seen[tensor] = (tensor, C_TYPES[self.tensors[tensor].type], self.model.constant(tensor))
+    def _constants(self, compiled: list[CompiledOp]) -> list[ConstantTensor]:
+        """Constant tensors the calls read, in order of first use."""
+        seen: dict[int, ConstantTensor] = {}
+        for op in compiled:
+            tensors = []
+            for arg in op.call.args:
+                if isinstance(arg, TensorArg):
+                    tensors.append(arg.tensor)
+                elif isinstance(arg, TensorListArg):
+                    tensors += list(arg.tensors)
+            for tensor in tensors:
+                if tensor not in seen and self.is_constant(tensor):
+                    values = self.model.constant(tensor)
+                    seen[tensor] = ConstantTensor(
+                        tensor, self.name(tensor),
+                        ConstArray(f"tc_tensor_{tensor}", C_TYPES[self.tensors[tensor].type], values),
+                    )
         return list(seen.values())
 
     def _io(self, tensor: int, offsets: dict[int, int]) -> IoTensor:
@@ -235,62 +300,14 @@ class _Compiler:
             zero_point=q.zero_points[0] if q is not None else None,
         )
 
-    # ---------------------------------------------------------------------------------- rendering
 
-    def _tensor_arg(self, tensor: int | None, direction: str, c_type: str, offsets: dict[int, int]) -> dict:
-        """How the template passes a tensor: NULL, a constant array, or a typed arena address."""
-        if tensor is None:
-            return {"null": True}
-        if self.is_constant(tensor):
-            return {"null": False, "constant": f"tc_tensor_{tensor}"}
-        return {"null": False, "constant": None, "input": direction == "in", "c_type": c_type,
-                "offset": offsets[tensor]}
-
-    def _render(self, calls, ops, constants, offsets, arena_bytes, inputs, outputs) -> dict[str, str]:
-        invocations = []
-        for call, op in zip(calls, ops):
-            invocations.append(
-                {
-                    "node": op.node,
-                    "op": op.op,
-                    "kernel": call.kernel,
-                    "params_name": f"tc_op_{op.node}",
-                    "params_type": call.params_type,
-                    "params": call.params,
-                    "arrays": [{"name": n, "c_type": "int32_t", "data": v} for n, v in call.packed_weights]
-                    + [{"name": n, "c_type": t, "data": v} for n, t, v in call.arrays],
-                    "concat_inputs": [self._tensor_arg(t, "in", "int8_t", offsets) for t in call.concat_inputs]
-                    if call.concat_inputs is not None
-                    else None,
-                    "args": [self._tensor_arg(t, d, c, offsets) for d, t, c in call.args],
-                }
-            )
-        context = {
-            "header_file": HEADER_FILE,
-            "arena_bytes": arena_bytes,
-            "inputs": inputs,
-            "outputs": outputs,
-            "constants": [
-                {
-                    "name": f"tc_tensor_{tensor}",
-                    "c_type": c_type,
-                    "data": values,
-                    "comment": f"{self.name(tensor)} {list(values.shape)}",
-                }
-                for tensor, c_type, values in constants
-            ],
-            "invocations": invocations,
-            "float_literal": _float_literal,
-        }
-        return {
-            HEADER_FILE: render("tc_model_graph.h.j2", self.source, **context),
-            SOURCE_FILE: render("tc_model_graph.c.j2", self.source, **context),
-        }
-
-
-def _float_literal(value: float) -> str:
+def float_literal(value: float) -> str:
     """A float constant that reads back as the same float32."""
-    text = np.format_float_positional(np.float32(value), unique=True, trim="0")
+    value = np.float32(value)
+    if not np.isfinite(value):
+        raise ToolchainError(f"compiled backend: {float(value)!r} cannot be a C float constant")
+    text = np.format_float_positional(value, unique=True, trim="0")
     if "." not in text:
         text += ".0"
     return text + "f"
+

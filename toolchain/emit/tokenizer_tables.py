@@ -1,7 +1,7 @@
 """C tables for the on-device tokenizer: the vocabulary and the Unicode normalization tables.
 
-`generate(vocab, source)` renders `tc_vocab.h`, `tc_vocab.c` and `tc_unicode_tables.c` for
-`firmware/lib/textclf_model/src/` (formats: `firmware/lib/textclf/src/tokenizer.h`).
+`vocab_source` renders a model library's `<prefix>_vocab.c`, `unicode_source` the runtime's
+`textclf_unicode.c` (formats: textclf_tokenizer.h in the runtime).
 
 Vocabulary: the pieces after the 5 special tokens, as `toolchain.tokenizer.order_vocab` lays them
 out (word-initial pieces sorted by UTF-8 bytes, then continuation pieces sorted by their bytes without
@@ -49,19 +49,22 @@ from dataclasses import dataclass
 from tokenizers import __version__ as tokenizers_version
 from tokenizers import pre_tokenizers
 
+from toolchain.contract import c_defines
 from toolchain.emit.render import render
 from toolchain.errors import ToolchainError
-from toolchain.tokenizer import CONTINUATION, SPECIAL_TOKENS, bert_normalizer
+from toolchain.tokenizer import CLS_ID, CONTINUATION, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID, bert_normalizer
 
-# Classes: the values of TC_CLASS_* in tokenizer.h.
-CLASS_WORD, CLASS_ISOLATED, CLASS_SPACE, CLASS_IGNORED, CLASS_RUN_BREAK = range(5)
-# Mapping kinds: the values of TC_MAP_* in tokenizer.h.
-MAP_DELTA, MAP_ALTERNATE, MAP_CONSTANT, MAP_DENSE, MAP_MULTI = range(5)
-
-CLASS_BLOCK_BITS = 13  # class runs are indexed per 8192-code-point block
+# The C tokenizer's layout, defined in textclf_tokenizer.h (the one definition).
+_C = c_defines("textclf_tokenizer.h")
+CLASS_WORD, CLASS_ISOLATED, CLASS_SPACE, CLASS_IGNORED, CLASS_RUN_BREAK = (
+    _C["TC_CLASS_WORD"], _C["TC_CLASS_ISOLATED"], _C["TC_CLASS_SPACE"], _C["TC_CLASS_IGNORED"],
+    _C["TC_CLASS_RUN_BREAK"])
+MAP_DELTA, MAP_ALTERNATE, MAP_CONSTANT, MAP_DENSE, MAP_MULTI = (
+    _C["TC_MAP_DELTA"], _C["TC_MAP_ALTERNATE"], _C["TC_MAP_CONSTANT"], _C["TC_MAP_DENSE"], _C["TC_MAP_MULTI"])
+CLASS_BLOCK_BITS = _C["TC_CLASS_BLOCK_BITS"]  # class runs are indexed per block of 2^bits code points
 CLASS_BLOCKS = 0x110000 >> CLASS_BLOCK_BITS
 MAX_GROUP = 256  # code points per mapping group (8 bits of count - 1)
-MAX_MAPPED = 3  # code points one code point normalizes to (TC_MAX_MAPPED)
+MAX_MAPPED = _C["TC_MAX_MAPPED"]  # code points one code point normalizes to
 INT16 = range(-(1 << 15), 1 << 15)
 PLANE2 = 0x20000  # dense results are in the BMP or in plane 2 (CJK compatibility targets)
 HANGUL_FIRST, HANGUL_COUNT = 0xAC00, 11172  # decomposed by the C code (Unicode's algorithm)
@@ -374,22 +377,22 @@ def vocab_tables(vocab: list[str]) -> VocabTables:
     return VocabTables(b"".join(ordered), ordered, starts, len(initial), len(continuation))
 
 
-def generate(vocab: list[str], source: str) -> dict[str, str]:
-    """{file name: text} for firmware/lib/textclf_model/src: tc_vocab.h, tc_vocab.c, tc_unicode_tables.c."""
+def vocab_source(vocab: list[str], prefix: str, source: str) -> str:
+    """The model library's `<prefix>_vocab.c`: the vocabulary tables for the C tokenizer."""
     tables = vocab_tables(vocab)
-    unicode = unicode_tables()
     first_id = len(SPECIAL_TOKENS)
     rows = [
-        {"bytes": piece, "id": first_id + index,
-         "text": (CONTINUATION if index >= tables.initial_count else "") + piece.decode("utf-8")}
+        {"bytes": piece, "id": first_id + index}
         for index, piece in enumerate(tables.pieces)
     ]
-    unicode_source = (f"tokenizers {tokenizers_version} (BertNormalizer, BertPreTokenizer), "
-                      "probed over every code point")
-    return {
-        "tc_vocab.h": render("tc_vocab.h.j2", source=source, vocab_size=len(vocab)),
-        "tc_vocab.c": render("tc_vocab.c.j2", source=source, vocab=tables, rows=rows,
-                             size_bytes=tables.size_bytes()),
-        "tc_unicode_tables.c": render("tc_unicode_tables.c.j2", source=unicode_source, tables=unicode,
-                                      size_bytes=unicode.size_bytes()),
-    }
+    special = {"pad": PAD_ID, "unk": UNK_ID, "cls": CLS_ID, "sep": SEP_ID}
+    return render("vocab.c.j2", source, prefix=prefix, vocab=tables, rows=rows, special=special,
+                  first_piece=first_id, size_bytes=tables.size_bytes())
+
+
+def unicode_source() -> str:
+    """The runtime's `textclf_unicode.c`: the Unicode tables, the same for every model."""
+    unicode = unicode_tables()
+    unicode_source_name = (f"tokenizers {tokenizers_version} (BertNormalizer, BertPreTokenizer), "
+                           "probed over every code point")
+    return render("unicode_tables.c.j2", unicode_source_name, tables=unicode, size_bytes=unicode.size_bytes())

@@ -1,0 +1,194 @@
+"""The one recipe for building the device side outside PlatformIO: the runtime, a model library
+and a program around them, compiled for this machine or cross-compiled for a microcontroller core,
+and run natively or in QEMU.
+
+`export` checks what it generates with it, the targets' fit check measures code with it, and the
+tests, benchmarks and the fuzzer build through it. (The firmware a user flashes is built by
+PlatformIO, through the platforms in toolchain/device/platforms, with the same core flags.)
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolchain.errors import ToolchainError
+from toolchain.resources import device_dir
+
+STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
+RUN_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Core:
+    """A compiler and, for a microcontroller core, how its programs run in QEMU."""
+
+    name: str
+    cc: str
+    arch_flags: tuple[str, ...] = ()
+    link_flags: tuple[str, ...] = ()
+    libs: tuple[str, ...] = ("-lm",)
+    size_tool: str = "size"
+    startup: tuple[str, ...] = ()  # sources under toolchain/device/platforms/ linked into programs
+    qemu: tuple[str, ...] = ()  # the QEMU command before the image's path; () = runs natively
+    dsp: bool = False  # has the DSP extension (SMLAD): the optimized kernels use it
+
+    @property
+    def native(self) -> bool:
+        return not self.qemu
+
+
+def _mps2(cpu: str, machine: str, fpu: tuple[str, ...] = ()) -> Core:
+    flags = ("-mthumb", f"-mcpu={cpu}", *fpu)
+    return Core(
+        name=cpu,
+        cc="arm-none-eabi-gcc",
+        arch_flags=(*flags, "-ffunction-sections", "-fdata-sections"),
+        link_flags=(*flags, "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
+                    "-T", "{platforms}/qemu_arm/startup/mps2.ld"),
+        libs=("-lm", "-lrdimon"),
+        size_tool="arm-none-eabi-size",
+        startup=("qemu_arm/startup/startup.c",),
+        qemu=("qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
+              "-icount", "shift=0", "-semihosting-config", "enable=on,target=native", "-kernel"),
+        dsp=cpu in ("cortex-m4", "cortex-m7"),
+    )
+
+
+HOST = Core(name="host", cc="gcc")
+CORES = {
+    "host": HOST,
+    "cortex-m3": _mps2("cortex-m3", "mps2-an385"),
+    "cortex-m4": _mps2("cortex-m4", "mps2-an386", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
+    "cortex-m7": _mps2("cortex-m7", "mps2-an500", ("-mfloat-abi=hard", "-mfpu=fpv5-d16")),
+}
+
+
+def core(name: str) -> Core:
+    try:
+        return CORES[name]
+    except KeyError:
+        raise ToolchainError(f"unknown core {name!r} (known: {', '.join(CORES)})") from None
+
+
+def available(core_: Core) -> bool:
+    """Whether this machine has the core's compiler (and QEMU, for a core that needs it)."""
+    return shutil.which(core_.cc) is not None and (core_.native or shutil.which(core_.qemu[0]) is not None)
+
+
+def c_sources(*roots: Path) -> list[Path]:
+    """Every .c file under the given folders (or the files themselves), in a stable order."""
+    found: list[Path] = []
+    for root in roots:
+        root = Path(root)
+        found += [root] if root.is_file() else sorted(root.rglob("*.c"))
+    return found
+
+
+@dataclass
+class Build:
+    """Compiles sources into a program for one core. Objects are cached by content (source, flags
+    and headers of the include folders), so the runtime compiles once per session and flags."""
+
+    core: Core = HOST
+    include_dirs: list[Path] = field(default_factory=list)
+    defines: list[str] = field(default_factory=list)
+    optimize: str = "-O2"
+    sanitize: bool = False
+    extra_flags: list[str] = field(default_factory=list)
+
+    def flags(self) -> list[str]:
+        flags = [*STRICT_FLAGS, self.optimize, *self.core.arch_flags, *self.extra_flags]
+        flags += [f"-D{d}" for d in self.defines]
+        flags += list(SANITIZE_FLAGS) if self.sanitize else []
+        for directory in self.include_dirs:
+            flags += ["-I", str(directory)]
+        return flags
+
+    def _headers_digest(self) -> str:
+        digest = hashlib.sha256()
+        for directory in self.include_dirs:
+            for header in sorted(Path(directory).rglob("*.h")):
+                digest.update(str(header).encode())
+                digest.update(header.read_bytes())
+        return digest.hexdigest()
+
+    def objects(self, sources: list[Path], work: Path) -> list[Path]:
+        work.mkdir(parents=True, exist_ok=True)
+        flags = self.flags()
+        headers = self._headers_digest()
+        objects = []
+        for source in sources:
+            key = hashlib.sha256("\0".join([str(source), source.read_text(errors="replace"), headers, *flags])
+                                 .encode()).hexdigest()[:20]
+            obj = work / f"{source.stem}-{key}.o"
+            if not obj.exists():
+                _run([self.core.cc, *flags, "-c", str(source), "-o", str(obj)])
+            objects.append(obj)
+        return objects
+
+    def program(self, sources: list[Path], output: Path, objects: list[Path] = ()) -> Path:
+        """Compiles and links `sources` (plus ready `objects`, plus the core's startup code)."""
+        work = output.parent / "objects"
+        startup = [device_dir() / "platforms" / path for path in self.core.startup]
+        if startup:
+            # The platform's startup code is built as the PlatformIO builder builds it.
+            startup_build = Build(self.core, optimize="-O2")
+            objects = [*objects, *startup_build._startup_objects(startup, work)]
+        built = self.objects(list(sources), work) + list(objects)
+        platforms = str(device_dir() / "platforms")
+        link = [flag.replace("{platforms}", platforms) for flag in self.core.link_flags]
+        sanitize = list(SANITIZE_FLAGS) if self.sanitize else []
+        _run([self.core.cc, *link, *sanitize, *map(str, built), *self.core.libs, "-o", str(output)])
+        return output
+
+    def _startup_objects(self, sources: list[Path], work: Path) -> list[Path]:
+        work.mkdir(parents=True, exist_ok=True)
+        objects = []
+        for source in sources:
+            obj = work / f"startup-{self.core.name}-{source.stem}.o"
+            if not obj.exists():
+                _run([self.core.cc, "-O2", *self.core.arch_flags, "-c", str(source), "-o", str(obj)])
+            objects.append(obj)
+        return objects
+
+
+def run(program: Path, core_: Core = HOST, stdin: bytes = b"", timeout: float = RUN_TIMEOUT_S,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Runs a program natively or, for a microcontroller core, in QEMU (semihosting I/O; the exit
+    code is the program's)."""
+    command = [str(program)] if core_.native else [*core_.qemu, str(program)]
+    result = subprocess.run(command, input=stdin, capture_output=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise ToolchainError(
+            f"{program.name} exited with {result.returncode}: "
+            f"{(result.stdout[-600:] + result.stderr[-600:]).decode(errors='replace').strip()}"
+        )
+    return result
+
+
+def run_tool(command: list[str]) -> str:
+    """Output of a binutils-style tool (size, nm); a failure is a CompileError."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CompileError(command, result.stderr)
+    return result.stdout
+
+
+class CompileError(ToolchainError):
+    """A compiler refused the sources: one line for the user, the whole log in `log`."""
+
+    def __init__(self, command: list[str], log: str):
+        first = next((line for line in log.splitlines() if "error" in line), log.strip()[:200])
+        super().__init__(f"{Path(command[0]).name} failed: {first}")
+        self.command = command
+        self.log = log
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CompileError(command, result.stderr)

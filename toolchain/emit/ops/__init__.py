@@ -1,0 +1,35 @@
+"""One module per operator (or per TFLM kernel file that serves several): its params dataclass,
+its lowering (`lower(node) -> KernelCall`, computing what TFLM's Prepare computes) and the names it
+registers (`OPERATORS`). Shared helpers live in `common`. Adding an operator is one module here,
+one kernel file in the runtime and one test case: the registry finds the module by itself.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from toolchain.emit.ops.common import KernelCall, Node
+from toolchain.errors import ToolchainError
+
+
+def _registry() -> dict:
+    lowerings = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "common":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for operator in module.OPERATORS:
+            if operator in lowerings:
+                raise RuntimeError(f"operator {operator} is lowered by two modules")
+            lowerings[operator] = module.lower
+    return lowerings
+
+
+LOWERINGS = _registry()
+
+
+def lower(node: Node) -> KernelCall:
+    lowering = LOWERINGS.get(node.op_name)
+    if lowering is None:
+        raise ToolchainError(f"compiled backend: unsupported operator {node.op_name} (node {node.index})")
+    return lowering(node)

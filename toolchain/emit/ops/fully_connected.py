@@ -1,0 +1,70 @@
+"""FULLY_CONNECTED (TFLM kernels/fully_connected.cc, int8 path): per-tensor or per-channel weights."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolchain.contract import CStruct
+from toolchain.emit.ops.common import INT32, KernelCall, Node, RequantizeParams, requantize_params
+from toolchain.emit.quantization import f32, quantize_multiplier
+
+OPERATORS = ("FULLY_CONNECTED",)
+
+
+@dataclass(frozen=True)
+class FullyConnectedParams(CStruct):
+    C_NAME = "tc_fully_connected_params"
+    batches: int
+    output_depth: int
+    accum_depth: int
+    input_offset: int
+    requantize: RequantizeParams
+
+
+def lower(node: Node) -> KernelCall:
+    options = node.options()
+    if options is not None and int(options.weightsFormat) != 0:
+        raise node.error("shuffled weights are not supported")
+    source = node.input(0)
+    weights = node.input(1)
+    bias = node.optional_input(2, dtypes=(INT32,))
+    output = node.output()
+    weights_shape = node.shape(weights)
+    if len(weights_shape) != 2 or 0 in weights_shape:
+        raise node.error("weights must be 2-D and non-empty")
+    output_shape = node.shape(output)
+    if not output_shape or output_shape[-1] == 0:
+        raise node.error("the output is empty")
+    output_depth = output_shape[-1]
+    accum_depth = weights_shape[-1]
+    batches = node.count(output) // output_depth
+    if (output_depth > weights_shape[0] or batches * output_depth != node.count(output)
+            or batches * accum_depth != node.count(source)):
+        raise node.error("input, weights and output shapes do not fit together")
+    if bias is not None and node.count(bias) != weights_shape[0]:
+        raise node.error("the bias does not have one value per output channel")
+    input_scale, input_zp = node.quant(source)
+    output_scale, _ = node.quant(output)
+    scales = node.filter_scales(weights, weights_shape[0])
+    if len(scales) > 1:
+        # FullyConnectedPerChannel: double(input) * double(filter) / double(output).
+        reals = [float(input_scale) * float(s) / float(output_scale) for s in scales]
+    else:
+        # GetQuantizedConvolutionMultipler: the scale product is taken in float.
+        reals = [float(f32(input_scale * scales[0])) / float(output_scale)]
+    quantized = [quantize_multiplier(r, node.where) for r in reals]
+    params = FullyConnectedParams(
+        batches=batches,
+        output_depth=output_depth,
+        accum_depth=accum_depth,
+        input_offset=-input_zp,
+        requantize=requantize_params(
+            node, [m for m, _ in quantized], [s for _, s in quantized], output, node.activation(output)
+        ),
+    )
+    kernel = "tc_fully_connected_s8_opt" if node.settings.kernels == "optimized" else "tc_fully_connected_s8"
+    return KernelCall(
+        kernel,
+        params,
+        (node.arg(source), node.arg(weights), node.arg(bias), node.arg(output, False)),
+        macs=batches * output_depth * accum_depth,
+    )

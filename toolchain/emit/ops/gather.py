@@ -1,0 +1,45 @@
+"""GATHER (TFLM kernels/gather.cc): rows of an int8 table (usually the embedding) by int32 index."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolchain.contract import CStruct
+from toolchain.emit.ops.common import INT32, KernelCall, Node
+
+OPERATORS = ("GATHER",)
+
+
+@dataclass(frozen=True)
+class GatherParams(CStruct):
+    C_NAME = "tc_gather_params"
+    outer_size: int
+    axis_size: int
+    index_count: int
+    inner_size: int
+
+
+def lower(node: Node) -> KernelCall:
+    table = node.input(0)
+    indices = node.input(1, dtypes=(INT32,))
+    output = node.output()
+    options = node.options()
+    shape = node.shape(table)
+    axis = int(options.axis) if options is not None else 0
+    batch_dims = int(options.batchDims) if options is not None else 0
+    if axis < 0:
+        axis += len(shape)
+    if batch_dims != 0:
+        raise node.error("batch_dims other than 0 is not supported")
+    if not 0 <= axis < len(shape):
+        raise node.error(f"axis {axis} is out of range")
+    params = GatherParams(
+        outer_size=int(np.prod(shape[:axis], dtype=np.int64)),
+        axis_size=shape[axis],
+        index_count=node.count(indices),
+        inner_size=int(np.prod(shape[axis + 1 :], dtype=np.int64)),
+    )
+    if params.outer_size * params.index_count * params.inner_size != node.count(output):
+        raise node.error("output size does not match the gathered size")
+    return KernelCall("tc_gather_s8", params, (node.arg(table), node.arg(indices), node.arg(output, False)))

@@ -1,0 +1,34 @@
+"""RSQRT (TFLM kernels/elementwise.cc, int8)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolchain.contract import CStruct
+from toolchain.emit.ops.common import KernelCall, Node
+from toolchain.emit.quantization import quantize_multiplier
+
+OPERATORS = ("RSQRT",)
+
+
+@dataclass(frozen=True)
+class RsqrtParams(CStruct):
+    C_NAME = "tc_rsqrt_params"
+    count: int
+    input_zero_point: int
+    output_zero_point: int
+    output_multiplier: int
+    output_shift: int
+
+
+def lower(node: Node) -> KernelCall:
+    source, output = node.input(0), node.output()
+    if node.count(output) != node.count(source):
+        raise node.error("input and output shapes differ")
+    (si, zi), (so, zo) = node.quant(source), node.quant(output)
+    # elementwise.cc SetRsqrtOutputMultiplier: sqrt and product in float, reciprocal in double.
+    multiplier, shift = quantize_multiplier(1.0 / float(np.sqrt(si) * so), node.where)
+    params = RsqrtParams(count=node.count(source), input_zero_point=zi, output_zero_point=zo,
+                         output_multiplier=multiplier, output_shift=shift)
+    return KernelCall("tc_rsqrt_s8", params, (node.arg(source), node.arg(output, False)))
