@@ -3,7 +3,8 @@
 The toolchain comes from Debian (arm-none-eabi-* on PATH), so nothing is downloaded.
 Board JSON supplies `build.cpu`, `build.fpu_flags`, `build.qemu_machine`, `build.f_cpu` (the clock
 QEMU gives SysTick) and the memory map: `build.flash_start`, `build.ram_start`, `build.stack_size`,
-`upload.maximum_size` (flash bytes) and `upload.maximum_ram_size` (RAM bytes).
+`build.heap_size` (optional), `upload.maximum_size` (flash bytes) and `upload.maximum_ram_size`
+(RAM bytes).
 """
 import math
 import os
@@ -24,6 +25,7 @@ memory_map = {
     "__ram_start": board.get("build.ram_start"),
     "__ram_size": board.get("upload.maximum_ram_size"),
     "__stack_size": board.get("build.stack_size"),
+    "__heap_size": board.get("build.heap_size", None),
 }
 
 # With -icount shift=0 QEMU's virtual clock advances 1 ns per guest instruction, and it clocks
@@ -44,7 +46,7 @@ env.Replace(
     PROGSUFFIX=".elf",
     SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
     SIZEPROGREGEXP=r"^(?:\.text|\.data|\.rodata|\.ARM\.exidx|\.ARM\.extab)\s+(\d+).*",
-    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.noinit|\.stack)\s+(\d+).*",
+    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.noinit|\.heap|\.stack)\s+(\d+).*",
 )
 env.Append(
     ASFLAGS=cpu_flags,
@@ -60,7 +62,7 @@ env.Append(
         "-Wl,--gc-sections",
         "-Wl,-Map,${BUILD_DIR}/firmware.map",
         "-T", os.path.join(platform_dir, "startup", "cortex_m.ld"),
-    ] + ["-Wl,--defsym=%s=%s" % (name, value) for name, value in memory_map.items()],
+    ] + ["-Wl,--defsym=%s=%s" % (name, value) for name, value in memory_map.items() if value is not None],
     LIBS=["m", "rdimon"],
 )
 # Startup code (vector table, reset handler, fault exit) is part of the platform, like a framework.
