@@ -1,11 +1,13 @@
 /* C side of the rv32 startup on QEMU's virt machine: RAM initialisation, stdio over semihosting,
  * and the end of the run through the SiFive test device (QEMU's exit status = the program's).
  *
- * Why not picolibc's own semihosting (--oslib=semihost)? Its stdin reads with SYS_READC, which QEMU
- * 7.2 serves from a chardev fifo that nothing fills (the read blocks forever), and its exit through
- * SYS_EXIT does not stop QEMU on rv32. Here stdin and stdout are the host's, opened as ":tt" and
- * read/written with SYS_READ/SYS_WRITE: piped input ends with EOF, a terminal gives a line at a
- * time, and the exit code reaches the shell. */
+ * Why not picolibc's own crt0 and semihosting (--oslib=semihost)? Its stdin reads one character at
+ * a time with SYS_READC, which QEMU 7.2 serves from a semihosting chardev: without one the read
+ * blocks forever, and a character stream has no way to say EOF. (Its default crt0 also spins after
+ * main returns; its "hosted" crt0 does exit through SYS_EXIT.) Here stdin and stdout are the host's,
+ * opened as ":tt" and read/written with SYS_READ/SYS_WRITE: piped input ends with EOF, a terminal
+ * gives a line at a time. The run ends through the virt machine's test device, which needs no
+ * semihosting, and a trap handler turns any CPU exception into a non-zero exit. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
