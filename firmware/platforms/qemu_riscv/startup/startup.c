@@ -83,7 +83,7 @@ static int console_put(char c, FILE *file)
     console_stream *stream = (console_stream *)file;
     stream->buffer[stream->used++] = c;
     if (c == '\n' || stream->used == sizeof stream->buffer) console_flush(file);
-    return (unsigned char)c;
+    return 0;
 }
 
 static int console_get(FILE *file)
