@@ -1,11 +1,12 @@
-"""Instructions per classified sentence on Cortex-M (QEMU, -icount shift=0: deterministic),
+"""Instructions per classified sentence on Cortex-M or RISC-V (QEMU, -icount shift=0: deterministic),
 tokenizer included, over the golden sentences of the default model and, when `make build` has
 left it in build/, the whole test split.
 
-    .venv/bin/python benchmarks/qemu_instructions.py [--env qemu_m4]
+    .venv/bin/python benchmarks/qemu_instructions.py [--env qemu_m4|qemu_m3|qemu_m7|qemu_rv32]
 
-The firmware reads the sentences on stdin (semihosting) and reports `instructions=N` per line
-from SysTick (one tick per 40 instructions in QEMU's MPS2 at icount shift 0).
+The firmware reads the sentences on stdin (semihosting) and reports `instructions=N` per line:
+from SysTick on Cortex-M (one tick per 40 instructions in QEMU's MPS2 at icount shift 0), from the
+minstret CSR on RISC-V (exact).
 """
 from __future__ import annotations
 
@@ -42,13 +43,18 @@ def measure(env: str, texts: list[str]) -> list[dict]:
     return rows
 
 
+# Counter resolution in instructions (see firmware/src/counter.c).
+RESOLUTION = {"qemu_rv32": "1", "qemu_m0": "62.5"}
+
+
 def summarize(env: str, what: str, texts: list[str]) -> None:
     rows = measure(env, texts)
     counts = np.array([r["instructions"] for r in rows])
     tokens = np.array([r["tokens"] for r in rows])
     print(f"{env}: {len(rows)} {what}, {tokens.mean():.1f} tokens on average, {tokens.max()} at most")
     print(f"  instructions per sentence: mean {counts.mean():,.0f}, median {np.median(counts):,.0f}, "
-          f"min {counts.min():,}, max {counts.max():,} (resolution 40); over 1 M: {(counts > 1_000_000).sum()}")
+          f"min {counts.min():,}, max {counts.max():,} (resolution {RESOLUTION.get(env, '40')}); "
+          f"over 1 M: {(counts > 1_000_000).sum()}")
 
 
 def main() -> int:

@@ -673,7 +673,7 @@ def run_on_cortex_m(model_bytes: bytes, cases, expected, work: Path, cpu: str) -
     _run(["arm-none-eabi-gcc", "-O2", *flags, "-c", str(QEMU_STARTUP / "startup.c"),
           "-o", str(work / "startup.o")])
     _run(["arm-none-eabi-gcc", *flags, "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-          "-T", str(QEMU_STARTUP / "mps2.ld"), str(work / "startup.o"), str(work / "check.o"),
+          "-T", str(QEMU_STARTUP / "cortex_m.ld"), str(work / "startup.o"), str(work / "check.o"),
           *map(str, objects), "-lm", "-lrdimon", "-o", str(elf)])
     result = subprocess.run(
         ["qemu-system-arm", "-M", QEMU_MACHINES[cpu], "-nographic", "-monitor", "none", "-serial", "none",

@@ -1,12 +1,17 @@
 """The PlatformIO custom runner reports a failing C case as FAILED (the default run ignores it)."""
+import pytest
+
 from toolchain import platformio
 
 
-def test_runner_reports_failed_case(tmp_path):
+# native, and the two QEMU platforms whose startup code carries the exit code differently
+# (semihosting exit on Cortex-M, the SiFive test device on RISC-V).
+@pytest.mark.parametrize("env", ["native", "qemu_m0", "qemu_rv32"])
+def test_runner_reports_failed_case(tmp_path, env):
     report_path = tmp_path / "pio.json"
     # "-i none" replaces platformio.ini's test_ignore, which hides this suite from normal runs.
     result, report = platformio.run_tests(
-        ["native"], filters=["test_expected_failure"], ignores=["none"], json_path=report_path
+        [env], filters=["test_expected_failure"], ignores=["none"], json_path=report_path
     )
     assert result.returncode != 0, "a failing case must make `pio test` fail"
     (suite,) = [s for s in report["test_suites"] if s["status"] != "SKIPPED"]

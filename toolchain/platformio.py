@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-OFFLINE_ENVS = ("native", "native_sanitize", "qemu_m3", "qemu_m4", "qemu_m7")
+# qemu_m0 runs test_harness only: the default model does not fit the micro:bit (platformio.ini).
+OFFLINE_ENVS = ("native", "native_sanitize", "qemu_m3", "qemu_m4", "qemu_m7", "qemu_m0", "qemu_rv32")
 
 
 def pio_environment() -> dict:

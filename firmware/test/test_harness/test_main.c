@@ -35,6 +35,16 @@ static void failed_check_is_recorded_not_reported(uh_context *ctx)
     UH_ASSERT_EQ_INT(ctx, 7, scratch.fail_line);
 }
 
+static void failed_integer_check_prints_64_bit_values(uh_context *ctx)
+{
+    /* The numbers are formatted by the harness: newlib-nano's printf (Cortex-M) has no %lld. */
+    uh_context scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    UH_ASSERT(ctx, uh_check_equal_int(&scratch, INT64_MIN, 4611686014132420609LL, "f.c", 9, "x") == 0);
+    UH_ASSERT_EQ_STR(ctx, "x: expected -9223372036854775808, got 4611686014132420609", scratch.message);
+    UH_ASSERT(ctx, uh_check_equal_int(&scratch, 0, 0, "f.c", 10, "y") == 1);
+}
+
 static void integer_arithmetic_matches_c99(uh_context *ctx)
 {
     /* The kernels rely on these: arithmetic right shift of negatives and 64-bit products. */
@@ -58,6 +68,7 @@ int main(void)
     UH_RUN(&ctx, strings_compare);
     UH_RUN(&ctx, arrays_compare_across_element_types);
     UH_RUN(&ctx, failed_check_is_recorded_not_reported);
+    UH_RUN(&ctx, failed_integer_check_prints_64_bit_values);
     UH_RUN(&ctx, integer_arithmetic_matches_c99);
     for (size_t i = 0; i < 3; ++i) UH_RUN_INDEXED(&ctx, indexed_case_sees_its_index, i);
     return uh_end(&ctx);

@@ -1,6 +1,9 @@
 /* What the firmware reports as the cost of one classification, per platform:
- *   QEMU (mps2, run with -icount shift=0): guest instructions, from SysTick, which QEMU clocks at
- *       25 MHz = one tick per 40 instructions: deterministic, 40-instruction resolution.
+ *   QEMU, always run with -icount shift=0 (1 ns of virtual time per guest instruction):
+ *     Cortex-M: guest instructions, from SysTick, which QEMU clocks at the board's f_cpu: 25 MHz on
+ *       the MPS2 boards = one tick per 40 instructions; 16 MHz on the micro:bit = 62.5 instructions
+ *       per tick. Deterministic, resolution one tick.
+ *     RISC-V (virt): guest instructions, from the minstret CSR: exact, deterministic.
  *   host: microseconds (CLOCK_MONOTONIC).
  *   Arduino boards: microseconds (micros()). */
 #ifndef COUNTER_H

@@ -62,6 +62,30 @@ int uh_check(uh_context *ctx, int ok, const char *file, int line, const char *fm
     return ok;
 }
 
+/* Decimal text of a 64-bit value (out holds at least 21 bytes); the magnitude is taken unsigned so
+ * that LLONG_MIN is printed too. */
+static const char *format_integer(char out[21], long long value)
+{
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    char *p = out + 20;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + (int)(magnitude % 10u));
+        magnitude /= 10u;
+    } while (magnitude != 0u);
+    if (value < 0) *--p = '-';
+    return p;
+}
+
+int uh_check_equal_int(uh_context *ctx, long long expected, long long actual, const char *file, int line,
+                       const char *expression)
+{
+    char expected_text[21], actual_text[21];
+    if (expected == actual || ctx->case_failed) return expected == actual;
+    return uh_check(ctx, 0, file, line, "%s: expected %s, got %s", expression,
+                    format_integer(expected_text, expected), format_integer(actual_text, actual));
+}
+
 int uh_end(uh_context *ctx)
 {
     printf("UNIT_HARNESS_DONE tests=%u failures=%u\n", ctx->tests, ctx->failures);

@@ -34,6 +34,10 @@ void uh_run_indexed(uh_context *ctx, const char *name, size_t index, const char 
                     uh_indexed_case_fn fn);
 /* Records a failure of the running case (only the first one is reported). Returns `ok`. */
 int uh_check(uh_context *ctx, int ok, const char *file, int line, const char *fmt, ...);
+/* uh_check for two integers: "expression: expected E, got A". Formats the numbers itself, since
+ * newlib-nano's printf (the Cortex-M envs) has no %lld. Returns expected == actual. */
+int uh_check_equal_int(uh_context *ctx, long long expected, long long actual, const char *file, int line,
+                       const char *expression);
 /* Prints the closing line. Returns 0: failures are reported per case, and a non-zero exit is
  * left to crashes and timeouts so the runner can tell a failed case from a broken run. */
 int uh_end(uh_context *ctx);
@@ -47,9 +51,8 @@ int uh_end(uh_context *ctx);
 
 #define UH_ASSERT_EQ_INT(ctx, expected, actual) \
     do { \
-        long long uh_e_ = (long long)(expected), uh_a_ = (long long)(actual); \
-        if (!uh_check((ctx), uh_e_ == uh_a_, __FILE__, __LINE__, "%s: expected %lld, got %lld", \
-                      #actual, uh_e_, uh_a_)) return; \
+        if (!uh_check_equal_int((ctx), (long long)(expected), (long long)(actual), __FILE__, __LINE__, \
+                                #actual)) return; \
     } while (0)
 
 #define UH_ASSERT_EQ_STR(ctx, expected, actual) \

@@ -1,8 +1,12 @@
-"""SCons builder for Cortex-M images run in qemu-system-arm (MPS2 boards, semihosting I/O).
+"""SCons builder for Cortex-M images run in qemu-system-arm (MPS2 boards, micro:bit; semihosting I/O).
 
 The toolchain comes from Debian (arm-none-eabi-* on PATH), so nothing is downloaded.
-Board JSON supplies `build.cpu`, `build.fpu_flags` and `build.qemu_machine`.
+Board JSON supplies `build.cpu`, `build.fpu_flags`, `build.qemu_machine`, `build.f_cpu` (the clock
+QEMU gives SysTick) and the memory map: `build.flash_start`, `build.ram_start`, `build.stack_size`,
+`build.heap_size` (optional), `upload.maximum_size` (flash bytes) and `upload.maximum_ram_size`
+(RAM bytes).
 """
+import math
 import os
 
 from SCons.Script import COMMAND_LINE_TARGETS, AlwaysBuild, Default, DefaultEnvironment
@@ -12,6 +16,23 @@ board = env.BoardConfig()
 platform_dir = env.PioPlatform().get_dir()
 
 cpu_flags = ["-mthumb", "-mcpu=%s" % board.get("build.cpu")] + board.get("build.fpu_flags", [])
+
+# The linker script takes the board's memory map as symbols, so one script serves every board and
+# an image too big for the board's flash or RAM is refused at link time.
+memory_map = {
+    "__flash_start": board.get("build.flash_start"),
+    "__flash_size": board.get("upload.maximum_size"),
+    "__ram_start": board.get("build.ram_start"),
+    "__ram_size": board.get("upload.maximum_ram_size"),
+    "__stack_size": board.get("build.stack_size"),
+    "__heap_size": board.get("build.heap_size", None),
+}
+
+# With -icount shift=0 QEMU's virtual clock advances 1 ns per guest instruction, and it clocks
+# SysTick at the board's f_cpu: one tick = 1e9 / f_cpu instructions, passed to counter.c as a
+# reduced fraction (25 MHz: 40/1; the micro:bit's 16 MHz: 125/2).
+systick_hz = int(str(board.get("build.f_cpu")).rstrip("L"))
+ticks_gcd = math.gcd(1000000000, systick_hz)
 env.Replace(
     AR="arm-none-eabi-gcc-ar",
     AS="arm-none-eabi-as",
@@ -25,19 +46,23 @@ env.Replace(
     PROGSUFFIX=".elf",
     SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
     SIZEPROGREGEXP=r"^(?:\.text|\.data|\.rodata|\.ARM\.exidx|\.ARM\.extab)\s+(\d+).*",
-    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.noinit|\.stack)\s+(\d+).*",
+    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.noinit|\.heap|\.stack)\s+(\d+).*",
 )
 env.Append(
     ASFLAGS=cpu_flags,
     CCFLAGS=cpu_flags + ["-ffunction-sections", "-fdata-sections"],
-    CPPDEFINES=["TEXTCLF_QEMU_MPS2"],
+    CPPDEFINES=[
+        "TEXTCLF_QEMU_CORTEX_M",
+        ("TEXTCLF_INSTRUCTIONS_PER_TICK_NUM", "%du" % (1000000000 // ticks_gcd)),
+        ("TEXTCLF_INSTRUCTIONS_PER_TICK_DEN", "%du" % (systick_hz // ticks_gcd)),
+    ],
     LINKFLAGS=cpu_flags + [
         "--specs=nano.specs",
         "--specs=rdimon.specs",
         "-Wl,--gc-sections",
         "-Wl,-Map,${BUILD_DIR}/firmware.map",
-        "-T", os.path.join(platform_dir, "startup", "mps2.ld"),
-    ],
+        "-T", os.path.join(platform_dir, "startup", "cortex_m.ld"),
+    ] + ["-Wl,--defsym=%s=%s" % (name, value) for name, value in memory_map.items() if value is not None],
     LIBS=["m", "rdimon"],
 )
 # Startup code (vector table, reset handler, fault exit) is part of the platform, like a framework.
