@@ -8,7 +8,9 @@ PlatformIO, through the platforms in toolchain/device/platforms, with the same c
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -24,12 +26,15 @@ RUN_TIMEOUT_S = 600
 
 @dataclass(frozen=True)
 class Core:
-    """A compiler and, for a microcontroller core, how its programs run in QEMU."""
+    """A compiler and, for a microcontroller core, how its programs link and run in QEMU. The
+    microcontroller cores are read from the board JSONs of toolchain/device/boards, the same the
+    PlatformIO platforms build with: one definition of each core's flags and memory map."""
 
     name: str
     cc: str
     arch_flags: tuple[str, ...] = ()
     link_flags: tuple[str, ...] = ()
+    memory: tuple[tuple[str, int | str], ...] = ()  # linker symbols of the memory map
     libs: tuple[str, ...] = ("-lm",)
     size_tool: str = "size"
     startup: tuple[str, ...] = ()  # sources under toolchain/device/platforms/ linked into programs
@@ -40,30 +45,69 @@ class Core:
     def native(self) -> bool:
         return not self.qemu
 
+    def unbounded(self) -> "Core":
+        """The same core with room for any image: fit checks measure overflows instead of failing."""
+        sizes = {"__flash_size": 1 << 26, "__ram_size": 1 << 26}
+        return dataclasses.replace(self, memory=tuple((k, sizes.get(k, v)) for k, v in self.memory))
 
-def _mps2(cpu: str, machine: str, fpu: tuple[str, ...] = ()) -> Core:
-    flags = ("-mthumb", f"-mcpu={cpu}", *fpu)
+
+def _board(name: str) -> dict:
+    return json.loads((device_dir() / "boards" / f"{name}.json").read_text())
+
+
+def _cortex_m(board_name: str) -> Core:
+    board = _board(board_name)
+    build, upload = board["build"], board["upload"]
+    flags = ("-mthumb", f"-mcpu={build['cpu']}", *build.get("fpu_flags", []))
+    memory = (("__flash_start", build["flash_start"]), ("__flash_size", upload["maximum_size"]),
+              ("__ram_start", build["ram_start"]), ("__ram_size", upload["maximum_ram_size"]),
+              ("__stack_size", build["stack_size"]))
+    if "heap_size" in build:
+        memory += (("__heap_size", build["heap_size"]),)
     return Core(
-        name=cpu,
+        name=build["cpu"],
         cc="arm-none-eabi-gcc",
         arch_flags=(*flags, "-ffunction-sections", "-fdata-sections"),
         link_flags=(*flags, "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-                    "-T", "{platforms}/qemu_arm/startup/mps2.ld"),
+                    "-T", "{platforms}/qemu_arm/startup/cortex_m.ld"),
+        memory=memory,
         libs=("-lm", "-lrdimon"),
         size_tool="arm-none-eabi-size",
         startup=("qemu_arm/startup/startup.c",),
-        qemu=("qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
+        qemu=("qemu-system-arm", "-M", build["qemu_machine"], "-nographic", "-monitor", "none", "-serial", "none",
               "-icount", "shift=0", "-semihosting-config", "enable=on,target=native", "-kernel"),
-        dsp=cpu in ("cortex-m4", "cortex-m7"),
+        dsp=build["cpu"] in ("cortex-m4", "cortex-m7"),
+    )
+
+
+def _riscv(board_name: str) -> Core:
+    board = _board(board_name)
+    build, upload = board["build"], board["upload"]
+    flags = (f"-march={build['march']}", f"-mabi={build['mabi']}", "--specs=picolibc.specs")
+    return Core(
+        name=build["march"],
+        cc="riscv64-unknown-elf-gcc",
+        arch_flags=(*flags, "-ffunction-sections", "-fdata-sections"),
+        link_flags=(*flags, "-nostartfiles", "-Wl,--gc-sections", "-Tpicolibc.ld"),
+        memory=(("__flash", build["flash_start"]), ("__flash_size", upload["maximum_size"]),
+                ("__ram", build["ram_start"]), ("__ram_size", upload["maximum_ram_size"]),
+                ("__stack_size", build["stack_size"])),
+        size_tool="riscv64-unknown-elf-size",
+        startup=("qemu_riscv/startup/start.S", "qemu_riscv/startup/startup.c"),
+        qemu=("qemu-system-riscv32", "-M", build["qemu_machine"], "-cpu", build["qemu_cpu"], "-bios", "none",
+              "-nographic", "-monitor", "none", "-serial", "none", "-icount", "shift=0",
+              "-semihosting-config", "enable=on,target=native", "-kernel"),
     )
 
 
 HOST = Core(name="host", cc="gcc")
 CORES = {
     "host": HOST,
-    "cortex-m3": _mps2("cortex-m3", "mps2-an385"),
-    "cortex-m4": _mps2("cortex-m4", "mps2-an386", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
-    "cortex-m7": _mps2("cortex-m7", "mps2-an500", ("-mfloat-abi=hard", "-mfpu=fpv5-d16")),
+    "cortex-m0": _cortex_m("microbit_nrf51"),
+    "cortex-m3": _cortex_m("mps2_an385"),
+    "cortex-m4": _cortex_m("mps2_an386"),
+    "cortex-m7": _cortex_m("mps2_an500"),
+    "rv32imc": _riscv("qemu_virt_rv32"),
 }
 
 
@@ -141,6 +185,7 @@ class Build:
         built = self.objects(list(sources), work) + list(objects)
         platforms = str(device_dir() / "platforms")
         link = [flag.replace("{platforms}", platforms) for flag in self.core.link_flags]
+        link += [f"-Wl,--defsym={name}={value}" for name, value in self.core.memory]
         sanitize = list(SANITIZE_FLAGS) if self.sanitize else []
         _run([self.core.cc, *link, *sanitize, *map(str, built), *self.core.libs, "-o", str(output)])
         return output

@@ -152,6 +152,7 @@ def _cmd_export(args) -> int:
     request = export.ExportRequest(
         model_dir=Path(args.model), out=Path(args.out), format=args.format, prefix=args.prefix,
         backend=args.backend, target=args.target, kernels=args.kernels, verify=not args.no_verify,
+        runtime_out=Path(args.runtime_out) if args.runtime_out else None,
     )
     prepared = export.prepare(request)
     if prepared.fit is not None:
@@ -159,16 +160,16 @@ def _cmd_export(args) -> int:
 
         print(targets.format_fit(prepared.fit))
     if args.check:
-        problems = export.differences(prepared, request.out)
+        problems = export.differences(prepared, request)
         for problem in problems:
             print(problem)
         print("the exported libraries are up to date" if not problems
               else f"{len(problems)} exported file(s) out of date")
         return 1 if problems else 0
-    if not export.differences(prepared, request.out):
-        print(f"{', '.join(prepared.libraries)} in {request.out} are up to date ({len(prepared.files)} files)")
+    if not export.differences(prepared, request):
+        print(f"{', '.join(prepared.libraries)} are up to date ({len(prepared.files)} files)")
         return 0
-    written = export.write(prepared, request.out)
+    written = export.write(prepared, request)
     info = export.summary(prepared)
     detail = (f"{info['ops']} ops, arena {info['arena_bytes']:,} B, weights {info['weight_bytes']:,} B"
               if "ops" in info else f"{prepared.library.backend} backend")
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", default="models/default", help="model directory (default: models/default)")
     export.add_argument("--format", default="platformio", choices=("platformio", "arduino", "cmake"))
     export.add_argument("--out", required=True, help="folder the libraries go into (e.g. your project's lib/)")
+    export.add_argument("--runtime-out", help="folder for the runtime library, if not --out (e.g. a shared lib/)")
     export.add_argument("--prefix", help="C symbol prefix of the model (default: from the model's folder name)")
     export.add_argument("--backend", default="compiled", choices=("compiled", "tflm"),
                         help="compiled graph (default) or TensorFlow Lite Micro's interpreter")

@@ -44,13 +44,20 @@ class ExportRequest:
     target: str | None = None
     kernels: str = "optimized"
     verify: bool = True
+    runtime_out: Path | None = None  # where the runtime library goes (default: beside the model's)
 
     def __post_init__(self):
         if self.format not in FORMATS:
             raise ToolchainError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
-        out = Path(self.out)
-        if out.exists() and not out.is_dir():
-            raise ToolchainError(f"--out {out} exists and is not a folder")
+        for what, out in (("--out", self.out), ("--runtime-out", self.runtime_out)):
+            if out is not None and Path(out).exists() and not Path(out).is_dir():
+                raise ToolchainError(f"{what} {out} exists and is not a folder")
+
+    def folder(self, library: str) -> Path:
+        """Where a library of the export goes."""
+        if library == RUNTIME and self.runtime_out is not None:
+            return Path(self.runtime_out)
+        return Path(self.out)
 
 
 @dataclass(frozen=True)
@@ -184,43 +191,49 @@ def verify(export: Export, work: Path | None = None) -> int:
         return len(lines)
 
 
-def write(export: Export, out: Path) -> list[Path]:
-    """Writes the libraries into `out`, each folder replaced as a whole, all in one switch."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic.clean_stale(out)
-    staged: dict[Path, Path] = {}
-    try:
-        for name in export.libraries:
-            tmp = atomic.temp_dir_beside(out / name)
-            staged[out / name] = tmp
-            for path, data in export.files.items():
-                if path.split("/", 1)[0] == name:
-                    destination = tmp / path.split("/", 1)[1]
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    destination.write_bytes(data)
-        atomic.replace_dirs(staged)
-    finally:
-        for tmp in staged.values():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return [out / name for name in export.libraries]
+def write(export: Export, request: ExportRequest) -> list[Path]:
+    """Writes the libraries, each folder replaced as a whole; the libraries of one output folder
+    switch as one (the runtime first when it has a folder of its own)."""
+    written = []
+    parents: dict[Path, list[str]] = {}
+    for name in export.libraries:
+        parents.setdefault(request.folder(name), []).append(name)
+    for parent in sorted(parents, key=lambda p: RUNTIME not in parents[p]):
+        parent.mkdir(parents=True, exist_ok=True)
+        atomic.clean_stale(parent)
+        staged: dict[Path, Path] = {}
+        try:
+            for name in parents[parent]:
+                tmp = atomic.temp_dir_beside(parent / name)
+                staged[parent / name] = tmp
+                for path, data in export.files.items():
+                    if path.split("/", 1)[0] == name:
+                        destination = tmp / path.split("/", 1)[1]
+                        destination.parent.mkdir(parents=True, exist_ok=True)
+                        destination.write_bytes(data)
+            atomic.replace_dirs(staged)
+        finally:
+            for tmp in staged.values():
+                shutil.rmtree(tmp, ignore_errors=True)
+        written += [parent / name for name in parents[parent]]
+    return written
 
 
-def differences(export: Export, out: Path) -> list[str]:
-    """Files that are missing, different or extra in `out` (empty when the export is current)."""
-    out = Path(out)
+def differences(export: Export, request: ExportRequest) -> list[str]:
+    """Files that are missing, different or extra on disk (empty when the export is current)."""
     problems = []
     for path, data in export.files.items():
-        on_disk = out / path
+        on_disk = request.folder(path.split("/", 1)[0]) / path
         if not on_disk.is_file():
             problems.append(f"missing {on_disk}")
         elif on_disk.read_bytes() != data:
             problems.append(f"differs {on_disk}")
     for name in export.libraries:
-        expected = {path for path in export.files if path.split("/", 1)[0] == name}
-        if (out / name).is_dir():
-            problems += [f"extra {p}" for p in sorted((out / name).rglob("*"))
-                         if p.is_file() and str(p.relative_to(out)) not in expected]
+        folder = request.folder(name) / name
+        expected = {path.split("/", 1)[1] for path in export.files if path.split("/", 1)[0] == name}
+        if folder.is_dir():
+            problems += [f"extra {p}" for p in sorted(folder.rglob("*"))
+                         if p.is_file() and str(p.relative_to(folder)) not in expected]
     return problems
 
 

@@ -1,47 +1,141 @@
 #include "app.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "counter.h"
 
-int app_format_banner(char *out, size_t size)
+/* The core and clock the firmware runs on, for the handshake; the platforms' builders define
+ * them from the board JSON, Arduino from its F_CPU. */
+#ifndef TEXTCLF_CORE
+#define TEXTCLF_CORE "unknown"
+#endif
+#ifndef TEXTCLF_CLOCK_HZ
+#ifdef F_CPU
+#define TEXTCLF_CLOCK_HZ F_CPU
+#else
+#define TEXTCLF_CLOCK_HZ 0
+#endif
+#endif
+
+/* Appends printf-style text to out[used..size) (a function's `out`, `size` and `used`), keeping
+ * `used` inside the buffer: a line too long for it is cut, never overrun. */
+#define APPEND(...)                                                                        \
+    do {                                                                                   \
+        if (used >= 0 && (size_t)used < size) {                                            \
+            int written_ = snprintf(out + used, size - (size_t)used, __VA_ARGS__);         \
+            if (written_ > 0) used = (size_t)(used + written_) < size ? used + written_    \
+                                                                      : (int)size - 1;     \
+        }                                                                                  \
+    } while (0)
+
+/* A name as one token of the handshake: bytes outside [A-Za-z0-9._-] as %XX. */
+static int append_escaped(char *out, size_t size, int used, const char *text)
 {
-    int used = snprintf(out, size, "textclf ready: model=%s backend=%s labels=", TC_MODEL_NAME,
-                        textclf_backend_name());
-    for (int k = 0; k < TC_MODEL_NUM_LABELS && used >= 0 && (size_t)used < size; ++k) {
-        used += snprintf(out + used, size - (size_t)used, "%s%s", k ? "," : "", textclf_label_name(k));
+    for (; *text != '\0'; ++text) {
+        unsigned char c = (unsigned char)*text;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+            c == '_' || c == '-') {
+            APPEND("%c", c);
+        } else {
+            APPEND("%%%02X", (unsigned)c);
+        }
+    }
+    return used;
+}
+
+static int handshake(char *out, size_t size)
+{
+    const textclf_model *model = &classifier_model;
+    int used = 0;
+    APPEND("H textclf-protocol=%d model=", APP_PROTOCOL_VERSION);
+    used = append_escaped(out, size, used, model->name);
+    APPEND(" sha256=%s backend=%s core=%s clock_hz=%lu", model->model_sha256, model->backend, TEXTCLF_CORE,
+           (unsigned long)TEXTCLF_CLOCK_HZ);
+    APPEND(" labels=%ld sequence=%ld unit=%s line_bytes=%d", (long)model->num_labels,
+           (long)model->sequence_length, counter_unit(), APP_LINE_BYTES);
+    return used;
+}
+
+int app_boot(const app_state *state, char *out, size_t size)
+{
+    const textclf_model *model = &classifier_model;
+    int used = handshake(out, size);
+    int k;
+    (void)state;
+    APPEND("\ntextclf ready: model=%s backend=%s labels=", model->name, model->backend);
+    for (k = 0; k < model->num_labels; ++k) {
+        APPEND("%s%s", k ? "," : "", textclf_label_name(model, k));
     }
     return used;
 }
 
 /* Scores as integers in thousandths: newlib-nano's printf has no floating point. */
-static int thousandths(float score)
+static long thousandths(float score)
 {
-    return (int)(score * 1000.0f + 0.5f);
+    return (long)(score * 1000.0f + 0.5f);
 }
 
-int app_classify_line(textclf_context *context, const char *line, size_t length, int truncated,
-                      char *out, size_t size)
+static int error_line(const app_state *state, int code, const char *reason, char *out, size_t size)
 {
-    textclf_result result;
-    uint32_t start = counter_read();
-    textclf_status status = textclf_classify(context, line, length, &result);
-    uint32_t cost = counter_elapsed(start);
-    if (status != TEXTCLF_OK) return snprintf(out, size, "error=%d", (int)status);
+    int used = 0;
+    if (state->protocol) {
+        APPEND("E %d %s", code, reason);
+    } else {
+        APPEND("error: %s", reason);
+    }
+    return used;
+}
 
-    int used = snprintf(out, size, "label=%s scores=", textclf_label_name(result.label));
-    for (int k = 0; k < TC_MODEL_NUM_LABELS && used >= 0 && (size_t)used < size; ++k) {
-        int milli = thousandths(result.scores[k]);
-        used += snprintf(out + used, size - (size_t)used, "%s%s:%d.%03d", k ? "," : "",
-                         textclf_label_name(k), milli / 1000, milli % 1000);
+static int command(app_state *state, const char *line, size_t length, char *out, size_t size)
+{
+    if (length == 9 && memcmp(line + 1, "protocol", 8) == 0) {
+        state->protocol = 1;
+        return handshake(out, size);
     }
-    for (int k = 0; k < TC_MODEL_NUM_LABELS && used >= 0 && (size_t)used < size; ++k) {
-        used += snprintf(out + used, size - (size_t)used, "%s%d", k ? "," : " logits=", result.logits[k]);
+    if (length == 6 && memcmp(line + 1, "human", 5) == 0) {
+        state->protocol = 0;
+        int used = 0;
+        APPEND("human console");
+        return used;
     }
-    if (used >= 0 && (size_t)used < size) {
-        used += snprintf(out + used, size - (size_t)used, " tokens=%u %s=%lu%s",
-                         (unsigned)result.token_count, counter_unit(), (unsigned long)cost,
-                         truncated ? " truncated=1" : "");
+    return error_line(state, APP_ERROR_UNKNOWN_COMMAND, "unknown-command", out, size);
+}
+
+int app_line(app_state *state, const char *line, size_t length, int truncated, char *out, size_t size)
+{
+    const textclf_model *model = &classifier_model;
+    textclf_result result;
+    float scores[TEXTCLF_MAX_LABELS];
+    uint32_t start, cost;
+    int used = 0;
+    int k;
+    if (length > 0 && line[0] == APP_COMMAND_BYTE) return command(state, line, length, out, size);
+    if (truncated && state->protocol) {
+        return error_line(state, APP_ERROR_LINE_TOO_LONG, "line-too-long", out, size);
     }
+    start = counter_read();
+    if (textclf_classify(model, state->context, line, length, &result) != TEXTCLF_OK) {
+        return error_line(state, APP_ERROR_CLASSIFY, "classify-failed", out, size);
+    }
+    cost = counter_elapsed(start);
+    if (state->protocol) {
+        APPEND("R %ld %ld %lu", (long)result.label, (long)result.token_count, (unsigned long)cost);
+        for (k = 0; k < model->num_labels; ++k) {
+            APPEND("%c%d", k ? ',' : ' ', result.logits[k]);
+        }
+        return used;
+    }
+    textclf_scores(model, &result, scores);
+    APPEND("label=%s scores=", textclf_label_name(model, result.label));
+    for (k = 0; k < model->num_labels; ++k) {
+        long milli = thousandths(scores[k]);
+        APPEND("%s%s:%ld.%03ld", k ? "," : "", textclf_label_name(model, k), milli / 1000, milli % 1000);
+    }
+    for (k = 0; k < model->num_labels; ++k) {
+        APPEND("%s%d", k ? "," : " logits=", result.logits[k]);
+    }
+    APPEND(" tokens=%ld %s=%lu%s", (long)result.token_count, counter_unit(), (unsigned long)cost,
+           truncated ? " truncated=1" : "");
     return used;
 }

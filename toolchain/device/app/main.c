@@ -1,5 +1,6 @@
 /* Console firmware for native and QEMU: reads lines on stdin (semihosting in QEMU), prints one
- * result line per input line. `pio run -e native -t exec` / `pio run -e qemu_m4 -t exec`. */
+ * result line per input line (app.h: human console or machine protocol).
+ * `pio run -e native -t exec` / `pio run -e qemu_m4 -t exec`. */
 #include <stdio.h>
 
 #include "app.h"
@@ -26,22 +27,23 @@ static long read_line(char *line, int *truncated)
 
 int main(void)
 {
-    static textclf_context context; /* the tensor arena: static storage, not the stack */
+    static classifier_context context; /* the model's working memory: static storage */
     static char line[APP_LINE_BYTES];
-    static char out[512];
+    static char out[APP_OUT_BYTES];
+    app_state state = {&context, 0};
+    int truncated;
+    long length;
 
     counter_start();
-    if (textclf_init(&context) != TEXTCLF_OK) {
+    if (classifier_init(&context) != TEXTCLF_OK) {
         puts("error: the model could not be initialised");
         return 1;
     }
-    app_format_banner(out, sizeof out);
+    app_boot(&state, out, sizeof out);
     puts(out);
     fflush(stdout);
-    int truncated;
-    long length;
     while ((length = read_line(line, &truncated)) >= 0) {
-        app_classify_line(&context, line, (size_t)length, truncated, out, sizeof out);
+        app_line(&state, line, (size_t)length, truncated, out, sizeof out);
         puts(out);
         fflush(stdout);
     }

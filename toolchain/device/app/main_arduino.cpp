@@ -1,5 +1,5 @@
-/* Console firmware for Arduino boards (esp32dev, nano33ble) with the TFLite Micro backend:
- * type a sentence in the serial monitor (115200 baud), get the label, scores and time back. */
+/* Console firmware for Arduino boards: type a sentence in the serial monitor (115200 baud), get
+ * the label, scores and time back; `textclf validate --port` speaks the protocol of app.h. */
 #if defined(ARDUINO)
 
 #include <Arduino.h>
@@ -10,18 +10,19 @@
 void setup()
 {
     /* Static storage owned by this function: the arena and the interpreter live here. */
-    static textclf_context context;
+    static classifier_context context;
     static char line[APP_LINE_BYTES];
-    static char out[512];
+    static char out[APP_OUT_BYTES];
+    app_state state = {&context, 0};
 
     Serial.begin(115200);
     while (!Serial) delay(10);
     counter_start();
-    if (textclf_init(&context) != TEXTCLF_OK) {
+    if (classifier_init(&context) != TEXTCLF_OK) {
         Serial.println("error: the model could not be initialised (arena, op resolver or schema)");
         for (;;) delay(1000);
     }
-    app_format_banner(out, sizeof out);
+    app_boot(&state, out, sizeof out);
     Serial.println(out);
 
     size_t length = 0;
@@ -38,7 +39,7 @@ void setup()
             else truncated = 1;
             continue;
         }
-        app_classify_line(&context, line, length, truncated, out, sizeof out);
+        app_line(&state, line, length, truncated, out, sizeof out);
         Serial.println(out);
         length = 0;
         truncated = 0;

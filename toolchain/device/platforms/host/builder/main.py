@@ -15,7 +15,7 @@ env.Replace(
     PROGSUFFIX="",
 )
 
-env.Append(LIBS=["m"])
+env.Append(LIBS=["m"], CPPDEFINES=[("TEXTCLF_CORE", '\\"host\\"')])
 
 program = env.BuildProgram()
 run_program = env.VerboseAction("$SOURCE $PROGRAM_ARGS", "Running $SOURCE")
