@@ -46,10 +46,8 @@ def run_data(config: BuildConfig, dirs: dict[str, Path] | None = None) -> StageO
     from toolchain import data
 
     dirs = dirs or stage_dirs(config)
-    source = Path(config.data.source)
-    inputs = [source] if source.is_file() else []
     return run_stage("data", dirs["data"], data.VERSION, _settings(config.data, config.seed),
-                     inputs, lambda out: data.produce(config.data, config.seed, out))
+                     data.stage_inputs(config.data), lambda out: data.produce(config.data, config.seed, out))
 
 
 def run_teacher(config: BuildConfig, dirs: dict[str, Path] | None = None) -> StageOutcome:
