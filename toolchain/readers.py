@@ -32,10 +32,10 @@ Texts
   Strings (in JSONL a JSON string; numbers, booleans, arrays and objects are refused), stripped of
   surrounding white space. A lone UTF-16 surrogate (JSON "\\ud800") is refused.
 Labels
-  A string or a JSON integer; JSON booleans, numbers with a fraction (1.0), arrays, objects and
-  null are refused. Labels are stripped; an empty label, a label with a control character (C0, DEL,
-  C1 such as U+0085, U+2028/U+2029) and a label longer than MAX_LABEL_CHARS characters are refused:
-  labels become C string literals in the firmware, printed on one line.
+  A string or a JSON integer; JSON booleans, numbers that are not integers (1.0, NaN), arrays,
+  objects and null are refused. Labels are stripped; an empty label, a label with a control
+  character (C0, DEL, C1 such as U+0085, U+2028/U+2029) and a label longer than MAX_LABEL_CHARS
+  characters are refused: labels become C string literals in the firmware, printed on one line.
   Integer labels are canonical: a JSON integer and a string of ASCII decimal digits (optionally
   signed, any leading zeros or surrounding spaces) denote the same class, named by the plain
   decimal: 1, "1", "01", " 1" and "+1" are all class "1"; "-07" is class "-7".
@@ -61,7 +61,7 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndj
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_JSON_TYPES = {bool: "a JSON boolean", int: "a JSON integer", float: "a JSON number with a fraction",
+_JSON_TYPES = {bool: "a JSON boolean", int: "a JSON integer", float: "a JSON number that is not an integer",
                str: "a JSON string", list: "a JSON array", dict: "a JSON object", type(None): "JSON null"}
 
 
@@ -282,7 +282,8 @@ def _jsonl_examples(lines, path: Path, text_column: str, label_column: str):
         except json.JSONDecodeError as exc:
             raise ToolchainError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         except (ValueError, RecursionError) as exc:  # integers over 4300 digits, very deep nesting
-            raise ToolchainError(f"{path}:{number}: invalid JSON ({str(exc).split(';')[0] or 'nested too deeply'})") from None
+            reason = str(exc).split(";")[0] or "nested too deeply"
+            raise ToolchainError(f"{path}:{number}: invalid JSON ({reason})") from None
         if not isinstance(record, dict):
             raise ToolchainError(f"{path}:{number}: each line must be a JSON object, not {_json_type(record)}")
         for column in (text_column, label_column):
