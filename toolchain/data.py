@@ -149,6 +149,8 @@ def split_sizes(n: int, config: DataConfig) -> tuple[int, int]:
 
 def min_class_size(config: DataConfig) -> int:
     """The fewest examples with which a class lands in both the train and the test split."""
+    if not (config.test_fraction > 0 and config.test_fraction + config.validation_fraction < 1):
+        raise ToolchainError("config: test_fraction must be positive and leave room for training data")
     n = 1
     while True:
         n_test, n_val = split_sizes(n, config)

@@ -178,7 +178,7 @@ def clean_text(value, where: str) -> str | None:
     text = value.strip()
     if not text:
         return None
-    if _SURROGATE.search(text):
+    if not text.isascii() and _SURROGATE.search(text):
         raise ToolchainError(f"{where}: the text holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape "
                              "without its pair is not valid Unicode)")
     return text
@@ -242,7 +242,7 @@ def _csv_field_limit(limit: int):
 def _table_examples(records, path: Path, text_column: str, label_column: str, tab: bool):
     header = None
     for number, fields in records:
-        if all(not field.strip() for field in fields):
+        if not any(map(str.strip, fields)):
             continue  # a blank line
         if header is None:
             header = [name.strip() for name in fields]
@@ -308,6 +308,7 @@ def read_examples(path: Path, text_column: str, label_column: str) -> tuple[list
         raise ToolchainError(f"the text and the label column are both {text_column!r}")
     rows: list[tuple[str, str]] = []
     skipped = 0
+    labels: dict[str, str] = {}  # raw string -> class: most files repeat a handful of labels
     with _open_regular(path) as handle, _csv_field_limit(MAX_LINE_BYTES):
         lines = _lines(handle, path)
         if kind == "jsonl":
@@ -317,12 +318,20 @@ def read_examples(path: Path, text_column: str, label_column: str) -> tuple[list
         else:
             examples = _table_examples(_tsv_records(lines, path), path, text_column, label_column, tab=True)
         for number, text, label in examples:
-            where = f"{path}:{number}"
-            text = clean_text(text, where)
+            # Fast paths (an ASCII text, a label seen before) skip the checks that cannot fail.
+            if type(text) is str and text.isascii():
+                text = text.strip() or None
+            else:
+                text = clean_text(text, f"{path}:{number}")
             if text is None:
                 skipped += 1
                 continue
-            rows.append((text, canonical_label(label, where)))
+            name = labels.get(label) if type(label) is str else None  # not True == 1: only strings
+            if name is None:
+                name = canonical_label(label, f"{path}:{number}")
+                if type(label) is str:
+                    labels[label] = name
+            rows.append((text, name))
     if not rows:
         if skipped:
             raise ToolchainError(f"{path}: no example has a text: all {skipped} rows have an empty {text_column!r}")
