@@ -50,6 +50,18 @@ def write(tmp_path: Path, name: str, content) -> Path:
         ("data.xml", "<a/>", [], "unknown data format"),
         ("renamed.csv", "review,stars\ngood,5\nbad,1\n", ["--text-column", "review", "--label-column", "score"],
          "no column 'score'"),
+        # Each used to be a traceback, a silent misreading, or "too few examples" (tests/test_data_readers.py).
+        ("mac.csv", "text,label\rgood,pos\rbad,neg\r", [], "lines end in a bare carriage return"),
+        ("surrogate.jsonl", '{"text": "a \\ud800", "label": "x"}\n', [], "lone UTF-16 surrogate"),
+        ("number.jsonl", '{"text": 5, "label": "x"}\n', [], ":1: the text is a JSON integer; it must be a string"),
+        ("float.jsonl", '{"text": "a", "label": 1.0}\n', [], "use an integer or a string"),
+        ("newline.jsonl", '{"text": "a", "label": "x\\ny"}\n', [], "holds a control character or line break"),
+        ("duplicate.csv", "text,label,text\na,b,c\n", [], "the header names column 'text' 2 times"),
+        ("fields.tsv", "text\tlabel\na\tb\tc\n", [], ":2: 3 fields, but the header has 2"),
+        ("partial.jsonl", '{"text": "a", "label": "x"}\n{"text": "b"}\n', [], ":2: no column 'label' in this record"),
+        ("header.csv", "text,label\n", [], "no examples (the file has a header but no rows)"),
+        ("rare.jsonl", "".join(f'{{"text": "t{i}", "label": "{"rare" if i < 3 else "common"}"}}\n' for i in range(40)),
+         [], "class 'rare' has 3 example(s)"),
     ],
 )
 def test_bad_data_files(tmp_path, name, content, extra, expected):
@@ -58,6 +70,12 @@ def test_bad_data_files(tmp_path, name, content, extra, expected):
         write(tmp_path, name, content)
     result = run(tmp_path, "data", "--data", str(path), *extra)
     assert_clean_failure(result, tmp_path, expected)
+
+
+def test_data_path_is_a_directory(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    result = run(tmp_path, "data", "--data", str(tmp_path / "folder.csv"))
+    assert_clean_failure(result, tmp_path, "is a directory, not a data file")
 
 
 def test_user_data_with_string_and_integer_labels(tmp_path):

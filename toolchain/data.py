@@ -7,7 +7,6 @@ Outputs (in the stage directory):
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -21,8 +20,10 @@ from pathlib import Path
 
 from toolchain.config import DataConfig
 from toolchain.errors import ToolchainError
+from toolchain.readers import canonical_label, check_data_path, read_examples, read_user_file  # noqa: F401
 
-VERSION = "1"
+# 2: user files read by toolchain.readers (TSV without quoting, canonical integer labels, ...).
+VERSION = "2"
 
 # The sdist (not the wheel) of vaderSentiment carries Hutto & Gilbert's ICWSM 2014 corpora.
 VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
@@ -81,52 +82,6 @@ def rotten_tomatoes_examples(archive: Path) -> tuple[list[tuple[str, str]], list
     return examples, ["negative", "positive"]
 
 
-def read_user_file(path: Path, text_column: str, label_column: str) -> list[tuple[str, object]]:
-    if not path.is_file():
-        raise ToolchainError(f"data file not found: {path}")
-    try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ToolchainError(f"{path}: not UTF-8 text (byte {exc.start} is invalid)") from None
-    if not content.strip():
-        raise ToolchainError(f"{path}: the data file is empty")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        records = []
-        for number, line in enumerate(content.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ToolchainError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise ToolchainError(f"{path}:{number}: each line must be a JSON object")
-            records.append(record)
-    elif suffix in (".csv", ".tsv", ".tab"):
-        reader = csv.DictReader(io.StringIO(content), delimiter="\t" if suffix != ".csv" else ",")
-        records = list(reader)
-    else:
-        raise ToolchainError(f"{path}: unknown data format {suffix!r} (use .csv, .tsv or .jsonl)")
-    if not records:
-        raise ToolchainError(f"{path}: no examples")
-    columns = set().union(*(r.keys() for r in records))
-    for column in (text_column, label_column):
-        if column not in columns:
-            raise ToolchainError(
-                f"{path}: no column {column!r} (columns: {', '.join(sorted(map(str, columns)))})"
-            )
-    rows = []
-    for record in records:
-        text, label = record.get(text_column), record.get(label_column)
-        if text is None or label is None or str(text).strip() == "" or str(label).strip() == "":
-            continue
-        rows.append((str(text).strip(), label))
-    if not rows:
-        raise ToolchainError(f"{path}: no example has both a text and a label")
-    return rows
-
-
 def read_hub_dataset(spec: str, text_column: str, label_column: str) -> list[tuple[str, object]]:
     """`hf:NAME[:CONFIG]` through `datasets` (for machines that reach the Hugging Face hub)."""
     name, _, config = spec[3:].partition(":")
@@ -139,25 +94,26 @@ def read_hub_dataset(spec: str, text_column: str, label_column: str) -> list[tup
     except Exception as exc:  # noqa: BLE001 - any hub/network failure is the user's input problem
         raise ToolchainError(f"cannot load dataset {name!r} from the Hugging Face hub: {exc}") from None
     rows = []
-    for split in loaded.values():
+    for split_name, split in loaded.items():
         if text_column not in split.column_names or label_column not in split.column_names:
             raise ToolchainError(f"dataset {name!r} has no column {text_column!r} or {label_column!r}")
         feature = split.features[label_column]
         names = getattr(feature, "names", None)
-        for record in split:
+        for number, record in enumerate(split):
             label = record[label_column]
             if names is not None and isinstance(label, int) and label >= 0:
                 label = names[label]
-            if isinstance(label, int) and label < 0:
+            if isinstance(label, int) and not isinstance(label, bool) and label < 0:
                 continue  # unlabelled (e.g. GLUE test splits)
-            rows.append((str(record[text_column]).strip(), label))
+            where = f"dataset {name!r}, split {split_name!r}, row {number}"
+            rows.append((str(record[text_column]).strip(), canonical_label(label, where)))
     return rows
 
 
 def label_names(rows: list[tuple[str, object]], source: str) -> list[str]:
     raw = {str(label).strip() for _, label in rows}
-    # Integer labels (JSON numbers or CSV digits) keep numeric order; others sort as text.
-    if all(re.fullmatch(r"-?\d+", v) for v in raw):
+    # Integer labels (canonical decimals, see toolchain.readers) keep numeric order; others sort as text.
+    if all(re.fullmatch(r"-?[0-9]+", v) for v in raw):
         names = sorted(raw, key=int)
     else:
         names = sorted(raw)
@@ -166,8 +122,8 @@ def label_names(rows: list[tuple[str, object]], source: str) -> list[str]:
     return names
 
 
-def deduplicate(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Drops repeated texts; a text seen with two different labels is dropped entirely."""
+def deduplicate_counting(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int, int]:
+    """deduplicate(), plus how many repeats were dropped and how many texts had conflicting labels."""
     labels_of: dict[str, set] = {}
     for text, label in rows:
         labels_of.setdefault(text, set()).add(label)
@@ -176,7 +132,31 @@ def deduplicate(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if len(labels_of[text]) == 1 and text not in seen:
             seen.add(text)
             result.append((text, label))
-    return result
+    conflicting = sum(1 for labels in labels_of.values() if len(labels) > 1)
+    repeats = sum(1 for text, _ in rows if len(labels_of[text]) == 1) - len(result)
+    return result, repeats, conflicting
+
+
+def deduplicate(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drops repeated texts; a text seen with two different labels is dropped entirely."""
+    return deduplicate_counting(rows)[0]
+
+
+def split_sizes(n: int, config: DataConfig) -> tuple[int, int]:
+    """(test, validation) examples taken from a class of n; the rest is training data."""
+    return round(n * config.test_fraction), round(n * config.validation_fraction)
+
+
+def min_class_size(config: DataConfig) -> int:
+    """The fewest examples with which a class lands in both the train and the test split."""
+    if not (config.test_fraction > 0 and config.test_fraction + config.validation_fraction < 1):
+        raise ToolchainError("config: test_fraction must be positive and leave room for training data")
+    n = 1
+    while True:
+        n_test, n_val = split_sizes(n, config)
+        if n_test >= 1 and n - n_test - n_val >= 1:
+            return n
+        n += 1
 
 
 def stratified_split(rows, n_labels, config: DataConfig, seed: int):
@@ -185,8 +165,7 @@ def stratified_split(rows, n_labels, config: DataConfig, seed: int):
     parts = {name: [] for name in SPLITS}
     for group in by_label:
         rng.shuffle(group)
-        n_val = round(len(group) * config.validation_fraction)
-        n_test = round(len(group) * config.test_fraction)
+        n_test, n_val = split_sizes(len(group), config)
         parts["test"] += group[:n_test]
         parts["validation"] += group[n_test : n_test + n_val]
         parts["train"] += group[n_test + n_val :]
@@ -229,19 +208,34 @@ def transfer_text(train_texts, held_out: set[str], config: DataConfig, seed: int
     return rows
 
 
-def load_examples(config: DataConfig, cache_dir: Path) -> tuple[list[tuple[str, str]], list[str], str]:
+def stage_inputs(config: DataConfig) -> dict[str, Path]:
+    """The file the data stage reads, by role (hashed into its key). A user's path is checked
+    first, so a directory, FIFO or unreadable file is an error here rather than a traceback (or a
+    hang) while the stage key is computed."""
+    if config.source.startswith(("vader:", "hf:")):
+        return {}
+    path = Path(config.source)
+    check_data_path(path)
+    return {"source": path}
+
+
+def load_examples(config: DataConfig, cache_dir: Path) -> tuple[list[tuple[str, str]], list[str], str, int]:
+    """(text, label) pairs, the sorted class names, the source, and rows skipped for an empty text."""
     source = config.source
     if source == "vader:rotten-tomatoes":
         rows, names = rotten_tomatoes_examples(vader_archive(cache_dir))
-        return rows, names, source
+        return rows, names, source, 0
     if source.startswith("vader:"):
         raise ToolchainError(f"unknown built-in data {source!r} (the built-in task is vader:rotten-tomatoes)")
+    skipped = 0
     if source.startswith("hf:"):
         rows = read_hub_dataset(source, config.text_column, config.label_column)
+        if not rows:
+            raise ToolchainError(f"{source}: no labelled examples")
     else:
-        rows = read_user_file(Path(source), config.text_column, config.label_column)
+        rows, skipped = read_examples(Path(source), config.text_column, config.label_column)
     names = label_names(rows, source)
-    return [(text, str(label).strip()) for text, label in rows], names, source
+    return [(text, str(label).strip()) for text, label in rows], names, source, skipped
 
 
 def write_jsonl(path: Path, records) -> None:
@@ -255,20 +249,42 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _check_classes(source: str, names: list[str], counts: Counter, cleaning: list[str], config: DataConfig):
+    """One message per cause: nothing left, one class left, a class too small for the split."""
+    after = f" after {' and '.join(cleaning)}" if cleaning else ""
+    if not counts:
+        raise ToolchainError(f"{source}: no examples left{after}")
+    if len(counts) < 2:
+        (only,) = counts
+        raise ToolchainError(f"{source}: only one class ({names[only]!r}) left{after}; "
+                             "a classifier needs two or more")
+    need = min_class_size(config)
+    for k, name in enumerate(names):
+        if counts.get(k, 0) < need:
+            raise ToolchainError(
+                f"{source}: class {name!r} has {counts.get(k, 0)} example(s){after}; with test_fraction "
+                f"{config.test_fraction} and validation_fraction {config.validation_fraction} a class needs "
+                f"at least {need} to appear in both the train and the test split"
+            )
+
+
 def produce(config: DataConfig, seed: int, out: Path, cache_dir: Path) -> dict:
-    rows, names, source = load_examples(config, cache_dir)
+    rows, names, source, skipped_empty = load_examples(config, cache_dir)
     index = {name: i for i, name in enumerate(names)}
-    rows = deduplicate(rows)
+    rows, repeats, conflicting = deduplicate_counting(rows)
+    cleaning = [f"dropping {conflicting} text(s) seen with different labels"] if conflicting else []
+    if config.max_examples and len(rows) > config.max_examples:
+        cleaning.append(f"keeping {config.max_examples} (max_examples) of {len(rows)}")
     if config.max_examples:
         random.Random(seed).shuffle(rows)
         rows = rows[: config.max_examples]
     indexed = [(text, index[label]) for text, label in rows]
     counts = Counter(label for _, label in indexed)
-    if len(counts) < 2:
-        raise ToolchainError(f"{source}: only one class left after cleaning; a classifier needs two or more")
+    _check_classes(source, names, counts, cleaning, config)
     parts = stratified_split(indexed, len(names), config, seed)
-    if not parts["train"] or not parts["test"]:
-        raise ToolchainError(f"{source}: too few examples ({len(indexed)}) for a train/test split")
+    for name in ("train", "test"):
+        if not parts[name]:  # unreachable after _check_classes; a guard, not a message users should see
+            raise ToolchainError(f"{source}: the split leaves the {name} set empty")
     for name in SPLITS:
         write_jsonl(out / f"{name}.jsonl", ({"text": t, "label": y} for t, y in parts[name]))
     held_out = {t for name in ("validation", "test") for t, _ in parts[name]}
@@ -280,5 +296,6 @@ def produce(config: DataConfig, seed: int, out: Path, cache_dir: Path) -> dict:
         "labels": names,
         "examples": {name: len(parts[name]) for name in SPLITS},
         "class_counts": {names[k]: v for k, v in sorted(counts.items())},
+        "dropped": {"empty_text": skipped_empty, "repeated_text": repeats, "conflicting_labels": conflicting},
         "transfer": dict(Counter(r["source"] for r in transfer)),
     }

@@ -31,19 +31,13 @@ def _settings(section, seed: int | None = None) -> dict:
     return values
 
 
-def _keyed_source(spec: str) -> tuple[str, dict[str, Path]]:
-    """A setting that may name a file or folder: keyed by its content, not by where it is."""
-    path = Path(spec)
-    if path.exists():
-        return "<content>", {"source": path}
-    return spec, {}
-
-
 def run_data(config: BuildConfig, dirs: dict[str, Path]) -> StageOutcome:
     from toolchain import data
 
     settings = _settings(config.data, config.seed)
-    settings["source"], inputs = _keyed_source(config.data.source)
+    inputs = data.stage_inputs(config.data)
+    if inputs:
+        settings["source"] = "<content>"  # keyed by the file's bytes, not by where it is
     return run_stage("data", dirs["data"], data.VERSION, settings, inputs,
                      lambda out: data.produce(config.data, config.seed, out, config.cache_dir))
 
@@ -52,9 +46,9 @@ def run_teacher(config: BuildConfig, dirs: dict[str, Path]) -> StageOutcome:
     from toolchain import teacher
 
     settings = _settings(config.teacher, config.seed)
-    settings["model"], inputs = _keyed_source(config.teacher.model)
-    if inputs:
-        inputs = {"checkpoint": inputs["source"]}
+    inputs = {}
+    if Path(config.teacher.model).is_dir():  # a local checkpoint: keyed by its content, not its path
+        settings["model"], inputs = "<content>", {"checkpoint": Path(config.teacher.model)}
     return run_stage("teacher", dirs["teacher"], teacher.VERSION, settings, {"data": dirs["data"], **inputs},
                      lambda out: teacher.produce(config.teacher, config.seed, dirs["data"], out))
 
