@@ -3,15 +3,25 @@ import os
 import sys
 from pathlib import Path
 
-# tf-keras (Keras 2) is the student framework; quiet TensorFlow's C++ logging in tests.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from toolchain import frameworks
+
+# The frameworks' environment as the toolchain sets it; the hub is never asked.
+frameworks.configure()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Downloads the tests share with `make build` (the vaderSentiment sdist: fetched once, checksummed).
+CACHE = ROOT / "build" / "cache"
+
+
+@pytest.fixture(scope="session")
+def vader_archive() -> Path:
+    from toolchain import data
+
+    return data.vader_archive(CACHE)
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,17 @@ outputs, so that one conversion and one C build cover them all.
 """
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from c_build import ROOT, STRICT_FLAGS
+from toolchain import cbuild
+from toolchain.resources import runtime_dir
 
-KERNEL_INCLUDE = ROOT / "firmware" / "lib" / "textclf" / "src"
-KERNEL_SOURCES = sorted((KERNEL_INCLUDE / "kernels").glob("*.c"))
-SANITIZE_FLAGS = [
-    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"
-]
+RUNTIME = runtime_dir()
+KERNEL_SOURCES = cbuild.c_sources(RUNTIME / "kernels")
+C_DRIVERS = Path(__file__).parent / "c"
 
 VOCAB = 300
 SEQUENCE = 64
@@ -482,59 +480,10 @@ def tflm_outputs(model_bytes: bytes, cases: list[list[np.ndarray]]) -> list[list
     return [[np.array(o) for o in interpreter.run(case)] for case in cases]
 
 
-DRIVER = r"""
-/* Test driver: reads input sets from stdin, runs the compiled graph, writes the outputs. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "tc_model_graph.h"
-
-int main(void) {
-    uint8_t *arena = malloc(TC_MODEL_ARENA_BYTES);
-    uint32_t garbage = 12345u;
-    if (arena == NULL) {
-        return 2;
-    }
-    for (;;) {
-        uint32_t i;
-        /* Stale arena bytes must never reach an output. */
-        for (i = 0; i < TC_MODEL_ARENA_BYTES; ++i) {
-            garbage = garbage * 1103515245u + 12345u;
-            arena[i] = (uint8_t)(garbage >> 24);
-        }
-        for (i = 0; i < TC_MODEL_INPUT_COUNT; ++i) {
-            if (fread(arena + tc_model_input_offsets[i], 1, tc_model_input_bytes[i], stdin) !=
-                tc_model_input_bytes[i]) {
-                free(arena);
-                return 0;
-            }
-        }
-        tc_model_invoke(arena);
-        for (i = 0; i < TC_MODEL_OUTPUT_COUNT; ++i) {
-            fwrite(arena + tc_model_output_offsets[i], 1, tc_model_output_bytes[i], stdout);
-        }
-    }
-}
-"""
-
-
-def compile_kernels(out_dir: Path, sanitize: bool = False) -> list[Path]:
-    """The kernel library as object files (compiled once per test session)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    flags = STRICT_FLAGS + (SANITIZE_FLAGS if sanitize else [])
-    objects = []
-    for source in KERNEL_SOURCES:
-        obj = out_dir / (source.stem + ".o")
-        _run(["gcc", *flags, "-I", str(KERNEL_INCLUDE), "-c", str(source), "-o", str(obj)])
-        objects.append(obj)
-    return objects
-
-
-def _run(cmd: list[str]) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)}\n{result.stderr}")
+def compile_kernels(out_dir: Path, sanitize: bool = False, core: str = "host") -> list[Path]:
+    """The kernel library as object files (compiled once per test session and core)."""
+    build = cbuild.Build(cbuild.core(core), include_dirs=[RUNTIME], sanitize=sanitize)
+    return build.objects(KERNEL_SOURCES, out_dir)
 
 
 @dataclass
@@ -546,11 +495,7 @@ class CompiledProgram:
 
     def run(self, cases: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         stdin = b"".join(np.ascontiguousarray(v).tobytes() for case in cases for v in case)
-        result = subprocess.run([str(self.path)], input=stdin, capture_output=True, timeout=300)
-        if result.returncode != 0:
-            message = result.stderr.decode(errors="replace")
-            raise AssertionError(f"{self.path} exited with {result.returncode}: {message}")
-        data = result.stdout
+        data = cbuild.run(self.path, stdin=stdin, timeout=300).stdout
         outputs = []
         position = 0
         for _ in cases:
@@ -565,124 +510,43 @@ class CompiledProgram:
         return outputs
 
 
-def build_program(
-    model_bytes: bytes, work: Path, kernel_objects: list[Path], sanitize: bool = False
-) -> CompiledProgram:
-    from toolchain.emit import graph_compiler
-
-    graph = _emit(model_bytes, work)
-    (work / "driver.c").write_text(DRIVER)
-    program = work / "program"
-    flags = STRICT_FLAGS + (SANITIZE_FLAGS if sanitize else [])
-    _run(
-        ["gcc", *flags, "-I", str(KERNEL_INCLUDE), "-I", str(work), str(work / graph_compiler.SOURCE_FILE),
-         str(work / "driver.c"), *map(str, kernel_objects), "-o", str(program)]
-    )
-    return CompiledProgram(path=program, graph=graph)
-
-
-# Cortex-M in QEMU (the MPS2 boards of the qemu envs) with the project's startup code and linker
-# script: the compiled graph checks itself against TFLM's outputs embedded as arrays and prints how
-# many cases differ. Soft-float ABI on every core: the kernels use no floating point.
-QEMU_STARTUP = ROOT / "firmware" / "platforms" / "qemu_arm" / "startup"
-QEMU_MACHINES = {"cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500"}
-
-
-def _cortex_m_flags(cpu: str) -> list[str]:
-    return ["-mthumb", f"-mcpu={cpu}", "-ffunction-sections", "-fdata-sections"]
-
-TARGET_CHECK = r"""
-#include <stdio.h>
-#include <string.h>
-
-#include "golden.h"
-#include "tc_model_graph.h"
-
-static uint8_t arena[TC_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
-
-int main(void) {
-    int differing = 0;
-    int c;
-    uint32_t i;
-    for (c = 0; c < GOLDEN_CASES; ++c) {
-        const uint8_t *in = golden_inputs + (size_t)c * GOLDEN_INPUT_BYTES;
-        const uint8_t *want = golden_outputs + (size_t)c * GOLDEN_OUTPUT_BYTES;
-        memset(arena, 0xA5, sizeof arena);
-        for (i = 0; i < TC_MODEL_INPUT_COUNT; ++i) {
-            memcpy(arena + tc_model_input_offsets[i], in, tc_model_input_bytes[i]);
-            in += tc_model_input_bytes[i];
-        }
-        tc_model_invoke(arena);
-        for (i = 0; i < TC_MODEL_OUTPUT_COUNT; ++i) {
-            if (memcmp(arena + tc_model_output_offsets[i], want, tc_model_output_bytes[i]) != 0) {
-                ++differing;
-                break;
-            }
-            want += tc_model_output_bytes[i];
-        }
-    }
-    printf("%d of %d cases differ\n", differing, GOLDEN_CASES);
-    return differing != 0;
-}
-"""
-
-
-def _emit(model_bytes: bytes, work: Path):
-    from toolchain.emit import graph_compiler
+def emit(model_bytes: bytes, work: Path, kernels: str = "optimized", packed_filters: bool = True):
+    """The compiled graph of a model, rendered into `work` with the prefix `model`."""
+    from toolchain import flatbuffer
+    from toolchain.emit.graph_compiler import compile_graph
+    from toolchain.emit.ops.common import Options
 
     work.mkdir(parents=True, exist_ok=True)
-    (work / "model.tflite").write_bytes(model_bytes)
-    graph = graph_compiler.compile_graph(work / "model.tflite", "model.tflite")
-    for name, text in graph.files.items():
+    graph = compile_graph(flatbuffer.parse_model(model_bytes), Options(kernels, packed_filters))
+    for name, text in graph.render("model", "model.tflite").items():
         (work / name).write_text(text)
     return graph
 
 
-def compile_for_cortex_m(model_bytes: bytes, work: Path, cpu: str) -> list[Path]:
-    """The kernels and the emitted graph as Cortex-M objects (strict flags); returns the objects."""
-    from toolchain.emit import graph_compiler
-
-    _emit(model_bytes, work)
-    objects = []
-    for source in [*KERNEL_SOURCES, work / graph_compiler.SOURCE_FILE]:
-        obj = work / f"{source.stem}.{cpu}.o"
-        _run(["arm-none-eabi-gcc", *STRICT_FLAGS, *_cortex_m_flags(cpu), "-I", str(KERNEL_INCLUDE),
-              "-I", str(work), "-c", str(source), "-o", str(obj)])
-        objects.append(obj)
-    return objects
+def build_program(model_bytes: bytes, work: Path, kernel_objects: list[Path], sanitize: bool = False,
+                  kernels: str = "optimized") -> CompiledProgram:
+    graph = emit(model_bytes, work, kernels)
+    build = cbuild.Build(include_dirs=[RUNTIME, work], sanitize=sanitize)
+    program = build.program([work / "model_graph.c", C_DRIVERS / "graph_driver.c"], work / "program",
+                            objects=kernel_objects)
+    return CompiledProgram(path=program, graph=graph)
 
 
-def run_on_cortex_m(model_bytes: bytes, cases, expected, work: Path, cpu: str) -> str:
+def run_on_core(model_bytes: bytes, cases, expected, work: Path, core_name: str,
+                kernel_objects: list[Path], kernels: str = "optimized") -> str:
     """Builds a QEMU image that compares the compiled graph with TFLM's outputs; returns its output."""
-    flags = _cortex_m_flags(cpu)
-    objects = compile_for_cortex_m(model_bytes, work, cpu)
-    inputs = b"".join(np.ascontiguousarray(v).tobytes() for case in cases for v in case)
-    outputs = b"".join(np.ascontiguousarray(v).tobytes() for case in expected for v in case)
-    (work / "golden.h").write_text(
-        f"#include <stdint.h>\n#define GOLDEN_CASES {len(cases)}\n"
-        f"#define GOLDEN_INPUT_BYTES {len(inputs) // len(cases)}\n"
-        f"#define GOLDEN_OUTPUT_BYTES {len(outputs) // len(cases)}\n"
-        f"static const uint8_t golden_inputs[] = {{{', '.join(map(str, inputs))}}};\n"
-        f"static const uint8_t golden_outputs[] = {{{', '.join(map(str, outputs))}}};\n"
-    )
-    (work / "check.c").write_text(TARGET_CHECK)
-    elf = work / "check.elf"
-    _run(["arm-none-eabi-gcc", *STRICT_FLAGS, *flags, "-I", str(KERNEL_INCLUDE), "-I", str(work),
-          "-c", str(work / "check.c"), "-o", str(work / "check.o")])
-    # The platform's startup code is built as the PlatformIO builder builds it (not -std=c99 strict).
-    _run(["arm-none-eabi-gcc", "-O2", *flags, "-c", str(QEMU_STARTUP / "startup.c"),
-          "-o", str(work / "startup.o")])
-    _run(["arm-none-eabi-gcc", *flags, "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-          "-T", str(QEMU_STARTUP / "cortex_m.ld"), str(work / "startup.o"), str(work / "check.o"),
-          *map(str, objects), "-lm", "-lrdimon", "-o", str(elf)])
-    result = subprocess.run(
-        ["qemu-system-arm", "-M", QEMU_MACHINES[cpu], "-nographic", "-monitor", "none", "-serial", "none",
-         "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-        capture_output=True, text=True, timeout=300,
-    )
+    core = cbuild.core(core_name)
+    emit(model_bytes, work, kernels, packed_filters=core.dsp)
+    (work / "golden_inputs.bin").write_bytes(b"".join(np.ascontiguousarray(v).tobytes() for case in cases for v in case))
+    (work / "golden_outputs.bin").write_bytes(b"".join(np.ascontiguousarray(v).tobytes() for case in expected for v in case))
+    blobs = [core.binary_object(work / "golden_inputs.bin"), core.binary_object(work / "golden_outputs.bin")]
+    build = cbuild.Build(core, include_dirs=[RUNTIME, work])
+    program = build.program([work / "model_graph.c", C_DRIVERS / "graph_check.c"],
+                            work / "check.elf", objects=[*kernel_objects, *blobs])
+    result = cbuild.run(program, core, timeout=300, check=False)
     if result.returncode not in (0, 1):
-        raise AssertionError(f"QEMU exited with {result.returncode}: {result.stdout}{result.stderr}")
-    return result.stdout
+        raise AssertionError(f"QEMU exited with {result.returncode}: {result.stdout!r}{result.stderr!r}")
+    return result.stdout.decode()
 
 
 def mismatches(expected: list[list[np.ndarray]], actual: list[list[np.ndarray]]) -> list[str]:

@@ -15,97 +15,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from c_build import ROOT, STRICT_FLAGS, compile_program, run_program
+from toolchain import cbuild
 from toolchain import tokenizer as tk
 from toolchain.data import VADER_CORPORA, read_vader_corpus
-from toolchain.emit.tokenizer_tables import generate, vocab_tables
+from toolchain.emit.tokenizer_tables import unicode_source, vocab_source, vocab_tables
+from toolchain.resources import runtime_dir
+from toolchain.targets import stack_bound
 
-LIB = ROOT / "firmware" / "lib" / "textclf" / "src"
-LIB_SOURCES = sorted((LIB / "tokenizer").glob("*.c"))
+LIB = runtime_dir()
+LIB_SOURCES = cbuild.c_sources(LIB / "tokenizer")
+DRIVER = Path(__file__).parent / "c" / "tokenizer_driver.c"
 EDGE_CASES = Path(__file__).parent / "data" / "tokenizer_edge_cases.txt"
 SEQUENCE_LENGTHS = (64, 8)
 MODE_WORDS, MODE_IDS, MODE_GUARDED_IDS = 0, 1, 2
 ESCAPE = re.compile(r"\\u\{([0-9A-Fa-f]+)\}")  # \u{XXXX} in the edge-case file
 
-DRIVER = r"""
-#define _DEFAULT_SOURCE /* mmap */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include "tc_vocab.h"
-#include "tokenizer/internal.h"
-
-static int read_exact(void *buffer, size_t size)
-{
-    return fread(buffer, 1, size, stdin) == size;
-}
-
-static void write_u32(uint32_t value)
-{
-    fwrite(&value, sizeof value, 1, stdout);
-}
-
-/* Each word's bytes and a newline (words hold no whitespace), then a NUL (removed by normalization);
- * of a word longer than TC_MAX_WORD_CHARS, only the characters the tokenizer keeps. */
-static void write_words(const char *text, size_t length)
-{
-    tc_word_reader reader;
-    tc_word word;
-    tc_word_reader_init(&reader, &tc_model_unicode_tables, text, length);
-    while (tc_read_word(&reader, &word)) {
-        fwrite(word.bytes, 1, word.byte_count, stdout);
-        putchar('\n');
-    }
-    putchar('\0');
-}
-
-/* The returned count, then sequence_length ids (in a buffer of exactly that size). */
-static void write_ids(const char *text, size_t length, uint32_t sequence_length)
-{
-    int32_t *ids = malloc(sequence_length * sizeof *ids);
-    size_t count = tc_tokenize(&tc_model_vocab, text, length, ids, sequence_length);
-    write_u32((uint32_t)count);
-    fwrite(ids, sizeof *ids, sequence_length, stdout);
-    free(ids);
-}
-
-/* The text ends where an inaccessible page begins, and the length given to the tokenizer runs a
- * page further: reading anything after the truncation point faults. */
-static void write_guarded_ids(const char *text, size_t length, uint32_t sequence_length)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t span = (length / page + 1) * page;
-    char *memory = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED || mprotect(memory + span, page, PROT_NONE) != 0)
-        exit(3);
-    memcpy(memory + span - length, text, length);
-    write_ids(memory + span - length, length + page, sequence_length);
-    munmap(memory, span + page);
-}
-
-int main(void)
-{
-    uint32_t mode, sequence_length, length;
-    if (!read_exact(&mode, 4) || !read_exact(&sequence_length, 4))
-        return 2;
-    while (read_exact(&length, 4)) {
-        char *text = malloc(length); /* exactly the text: the sanitizer build sees any overread */
-        if (length > 0 && (text == NULL || !read_exact(text, length)))
-            return 2;
-        if (mode == 0)
-            write_words(text, length);
-        else if (mode == 1)
-            write_ids(text, length, sequence_length);
-        else
-            write_guarded_ids(text, length, sequence_length);
-        free(text);
-    }
-    return 0;
-}
-"""
 
 
 def read_edge_cases() -> list[str]:
@@ -117,19 +41,22 @@ def read_edge_cases() -> list[str]:
 
 
 def build_driver(directory: Path, vocab: list[str], extra_flags=()) -> Path:
+    write_tables(directory, vocab)
+    sources = [DRIVER, directory / "test_vocab.c", directory / "textclf_unicode.c", *LIB_SOURCES]
+    build = cbuild.Build(include_dirs=[LIB, directory], extra_flags=list(extra_flags))
+    return build.program(sources, directory / "driver")
+
+
+def write_tables(directory: Path, vocab: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for name, text in generate(vocab, source="a test vocabulary").items():
-        (directory / name).write_text(text, encoding="utf-8")
-    (directory / "driver.c").write_text(DRIVER)
-    sources = [directory / "driver.c", directory / "tc_vocab.c", directory / "tc_unicode_tables.c", *LIB_SOURCES]
-    return compile_program(sources, directory / "driver", include_dirs=[LIB, directory],
-                           extra_flags=extra_flags)
+    (directory / "test_vocab.c").write_text(vocab_source(vocab, "test", "a test vocabulary"), encoding="utf-8")
+    (directory / "textclf_unicode.c").write_text(unicode_source(), encoding="utf-8")
 
 
 def run_driver(program: Path, texts: list[bytes], mode: int, sequence_length: int = 0) -> bytes:
     stdin = struct.pack("<II", mode, sequence_length)
     stdin += b"".join(struct.pack("<I", len(text)) + text for text in texts)
-    return run_program(program, stdin)
+    return cbuild.run(program, stdin=stdin).stdout
 
 
 def c_ids(program: Path, texts: list[bytes], sequence_length: int, mode: int = MODE_IDS):
@@ -215,8 +142,8 @@ def teacher_vocab() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def corpus_texts() -> dict[str, list[str]]:
-    return {name: [text for text, _ in read_vader_corpus(name)] for name in VADER_CORPORA}
+def corpus_texts(vader_archive) -> dict[str, list[str]]:
+    return {name: [text for text, _ in read_vader_corpus(name, vader_archive)] for name in VADER_CORPORA}
 
 
 @pytest.fixture(scope="module")
@@ -310,32 +237,9 @@ def test_sanitizers_find_nothing(vocabs, corpus_texts, tmp_path):
 
 
 def documented_stack_bounds() -> dict[str, int]:
-    header = (LIB / "tokenizer.h").read_text()
+    header = (LIB / "textclf_tokenizer.h").read_text()
     match = re.search(r"at most (\d+) bytes on Cortex-M .*? and (\d+) bytes on x86-64", header, re.S)
     return {"arm-none-eabi-gcc": int(match.group(1)), "gcc": int(match.group(2))}
-
-
-def deepest_call_chain(directory: Path, root: str) -> tuple[int, set[str]]:
-    """Stack bytes of the deepest call chain from `root` in gcc's -fcallgraph-info=su graphs, and the
-    called functions that have no frame size there (outside the compiled files)."""
-    sizes, calls = {}, {}
-    for path in directory.glob("*.ci"):
-        for line in path.read_text().splitlines():
-            node = re.match(r'node: \{ title: "([^"]+)" label: "[^"]*\\n(\d+) bytes \((\w+)\)"', line)
-            if node:
-                assert node.group(3) == "static", line  # no dynamic stack (VLA, alloca)
-                sizes[node.group(1)] = int(node.group(2))
-            edge = re.match(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', line)
-            if edge:
-                calls.setdefault(edge.group(1), set()).add(edge.group(2))
-
-    def depth(function: str, chain: tuple[str, ...]) -> int:
-        assert function not in chain, f"recursion: {chain}"
-        callees = calls.get(function, ())
-        return sizes.get(function, 0) + max((depth(c, chain + (function,)) for c in callees), default=0)
-
-    external = {c for callees in calls.values() for c in callees if c not in sizes}
-    return depth(root, ()), external
 
 
 @pytest.mark.parametrize("compiler, flags", [
@@ -348,14 +252,12 @@ def deepest_call_chain(directory: Path, root: str) -> tuple[int, set[str]]:
 ])
 def test_compiles_clean_and_stack_is_bounded(compiler, flags, vocabs, tmp_path):
     """-std=c99 -Wall -Wextra -Werror for the tokenizer and its generated tables; the deepest call
-    chain stays within the bound tokenizer.h states."""
-    for name, text in generate(vocabs["tiny"], source="a test vocabulary").items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    for source in [*LIB_SOURCES, tmp_path / "tc_vocab.c", tmp_path / "tc_unicode_tables.c"]:
-        cmd = [compiler, *STRICT_FLAGS, *flags, "-fcallgraph-info=su", "-I", str(LIB), "-I", str(tmp_path),
+    chain stays within the bound textclf_tokenizer.h states."""
+    write_tables(tmp_path, vocabs["tiny"])
+    for source in [*LIB_SOURCES, tmp_path / "test_vocab.c", tmp_path / "textclf_unicode.c"]:
+        cmd = [compiler, *cbuild.STRICT_FLAGS, *flags, "-fcallgraph-info=su", "-I", str(LIB), "-I", str(tmp_path),
                "-c", str(source), "-o", str(tmp_path / (source.stem + ".o"))]
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
-    stack, external = deepest_call_chain(tmp_path, "tc_tokenize")
-    assert external <= {"memmove", "memcpy", "memset", "__aeabi_uidiv", "__aeabi_uidivmod"}
+    stack = stack_bound(tmp_path, "tc_tokenize", indirect_targets="(none)")
     assert 400 < stack <= documented_stack_bounds()[compiler], f"{compiler} {flags}: {stack} bytes"

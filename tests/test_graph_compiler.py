@@ -1,16 +1,17 @@
 """The graph compiler on whole models: the three student architectures with random (untrained)
-weights, bit-exact with TensorFlow Lite Micro natively, under the sanitizers and on Cortex-M3/M4/M7
-in QEMU; the memory plan; deterministic output; clean errors for what it cannot compile."""
+weights, bit-exact with TensorFlow Lite Micro natively, under the sanitizers and on the
+microcontroller cores in QEMU; the memory plan; deterministic output; clean errors for what it
+cannot compile."""
 import itertools
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 import op_models
-from toolchain import flatbuffer, model_info, tflm
-from toolchain.emit import graph_compiler, operators
+from toolchain import cbuild, flatbuffer, model_info, tflm
+from toolchain.emit import graph_compiler, ops
+from toolchain.emit.ops import conv_2d
+from toolchain.emit.ops.common import Node
 from toolchain.errors import ToolchainError
 
 ARCHITECTURES = ["pooling_classifier", "conv_classifier", "transformer_classifier"]
@@ -34,10 +35,11 @@ def kernel_objects(tmp_path_factory):
     return op_models.compile_kernels(tmp_path_factory.mktemp("kernel_objects"))
 
 
+@pytest.mark.parametrize("kernels", ["optimized", "reference"])
 @pytest.mark.parametrize("name", ARCHITECTURES)
-def test_architecture_matches_tflm_bit_for_bit(name, architectures, kernel_objects, tmp_path):
+def test_architecture_matches_tflm_bit_for_bit(name, kernels, architectures, kernel_objects, tmp_path):
     model_bytes = architectures[name].read_bytes()
-    program = op_models.build_program(model_bytes, tmp_path, kernel_objects)
+    program = op_models.build_program(model_bytes, tmp_path, kernel_objects, kernels=kernels)
     inputs = op_models.random_inputs(model_bytes, RANDOM_SEQUENCES, seed=21)
     expected = op_models.tflm_outputs(model_bytes, inputs)
     problems = op_models.mismatches(expected, program.run(inputs))
@@ -70,8 +72,13 @@ def _lifetimes(path):
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
+def compile_path(path):
+    return graph_compiler.compile_graph(flatbuffer.read_model(path))
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_memory_plan_keeps_live_tensors_apart(name, architectures):
-    graph = graph_compiler.compile_graph(architectures[name], name)
+    graph = compile_path(architectures[name])
     first, last, sizes, renamed = _lifetimes(architectures[name])
     # A renamed tensor shares its input's bytes: the pair is one buffer, live as long as either.
     group = {t: t for t in first}
@@ -118,22 +125,20 @@ def test_memory_plan_keeps_live_tensors_apart(name, architectures):
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_arena_is_smaller_than_tflm_measured_arena(name, architectures):
     path = architectures[name]
-    graph = graph_compiler.compile_graph(path, name)
+    graph = compile_path(path)
     measured = tflm.measure_arena(path.read_bytes(), model_info.input_specs(flatbuffer.read_model(path)))
     assert graph.arena_bytes < measured
 
 
-def test_emission_is_deterministic(architectures, tmp_path):
-    copy = tmp_path / "copy.tflite"
-    shutil.copyfile(architectures["transformer_classifier"], copy)
-    first = graph_compiler.generate(architectures["transformer_classifier"], "transformer.tflite")
-    second = graph_compiler.generate(copy, "transformer.tflite")
-    assert set(first) == {"tc_model_graph.h", "tc_model_graph.c"}
+def test_emission_is_deterministic(architectures):
+    first = compile_path(architectures["transformer_classifier"]).render("model", "transformer.tflite")
+    second = compile_path(architectures["transformer_classifier"]).render("model", "transformer.tflite")
+    assert set(first) == {"model_graph.h", "model_graph.c"}
     assert first == second
 
 
 def test_compiled_graph_reports_ops_and_sizes(architectures):
-    graph = graph_compiler.compile_graph(architectures["conv_classifier"], "conv")
+    graph = compile_path(architectures["conv_classifier"])
     model = flatbuffer.read_model(architectures["conv_classifier"])
     assert len(graph.streamed) == 1  # the convolution overlaps its input (checked above)
     assert [op.op for op in graph.ops] == [
@@ -160,7 +165,7 @@ def test_packed_conv_filter_has_the_documented_layout():
     """kernels.h: per block of 4 channels, filter row and run of 4 values w0..w3, each channel's
     words {w0 | w2 << 16, w1 | w3 << 16}, int16 halves in little-endian order."""
     weights = np.random.default_rng(5).integers(-127, 128, (8, 2, 3, 4)).astype(np.int8)
-    packed = operators.pack_conv_filter(weights)
+    packed = conv_2d.pack_filter(weights)
     halves = packed.astype("<i4").view("<i2").reshape(2, 2, 3, 4, 4)  # block, row, run, channel
     for block, row, run, channel in itertools.product(range(2), range(2), range(3), range(4)):
         w0, w1, w2, w3 = weights[4 * block + channel, row].reshape(-1)[4 * run : 4 * run + 4]
@@ -172,28 +177,27 @@ def test_kernel_tests_cover_packed_and_int8_convolution_filters():
     depths 12 and 16, SAME and VALID) and the int8 filter (6 channels; dilation 2)."""
     model = flatbuffer.parse_model(op_models.conv_model())
     convolutions = [
-        operators.lower(operators.Node(model, index))
+        ops.lower(Node(model, index))
         for index, op in enumerate(model.subgraph.operators)
         if flatbuffer.op_name(model.model, op) == "CONV_2D"
     ]
-    packed = [call.params["packed_filter"] != "NULL" for call in convolutions]
+    # Arguments: input, int8 filter or NULL, packed filter or NULL, bias, output.
+    packed = [not isinstance(call.args[2], ops.common.NullArg) for call in convolutions]
     assert sorted(packed) == [False, False, True, True]
     for call, is_packed in zip(convolutions, packed):
-        assert (call.args[1][1] is None) == is_packed  # a packed filter replaces the int8 one
-        assert len(call.packed_weights) == int(is_packed)
+        assert isinstance(call.args[1], ops.common.NullArg) == is_packed  # one of the two filters
+        assert len(call.arrays()) == 2 + int(is_packed)  # multipliers, shifts (+ packed filter)
 
 
 def test_unsupported_operator_is_a_one_line_error(tmp_path):
-    path = tmp_path / "gelu.tflite"
-    path.write_bytes(op_models.gelu_model())
     with pytest.raises(ToolchainError) as error:
-        graph_compiler.generate(path, "gelu.tflite")
+        graph_compiler.compile_graph(flatbuffer.parse_model(op_models.gelu_model()))
     assert str(error.value) == "compiled backend: unsupported operator GELU (node 0)"
 
 
 def test_float_model_is_rejected_naming_the_operator(tiny_models):
     with pytest.raises(ToolchainError) as error:
-        graph_compiler.generate(tiny_models["float"], "classifier_f32.tflite")
+        compile_path(tiny_models["float"])
     message = str(error.value)
     assert message.startswith("compiled backend: ") and "(node 0)" in message and "FLOAT32" in message
     assert "\n" not in message
@@ -209,28 +213,26 @@ def test_sanitizers_find_nothing(architectures, tmp_path):
         assert not problems, f"{name}: " + "\n".join(problems[:5])
 
 
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
-def test_cortex_m3_build_is_warning_free_and_has_no_float(architectures, tmp_path):
-    model_bytes = architectures["transformer_classifier"].read_bytes()
-    objects = op_models.compile_for_cortex_m(model_bytes, tmp_path, "cortex-m3")
-    symbols = subprocess.run(
-        ["arm-none-eabi-nm", *map(str, objects)], capture_output=True, text=True, check=True
-    )
-    soft_float = [line for line in symbols.stdout.splitlines() if "__aeabi_f" in line or "__aeabi_d" in line]
+def test_cortex_m_build_is_warning_free_and_has_no_float(architectures, tmp_path):
+    """Kernels and graph compile with -Werror for a Cortex-M3 and use no floating point at all."""
+    core = cbuild.core("cortex-m3")
+    op_models.emit(architectures["transformer_classifier"].read_bytes(), tmp_path)
+    build = cbuild.Build(core, include_dirs=[op_models.RUNTIME, tmp_path])
+    objects = build.objects([*op_models.KERNEL_SOURCES, tmp_path / "model_graph.c"], tmp_path / "objects")
+    symbols = cbuild.run_tool(["arm-none-eabi-nm", *map(str, objects)])
+    soft_float = [line for line in symbols.splitlines() if "__aeabi_f" in line or "__aeabi_d" in line]
     assert not soft_float, "float arithmetic in the kernels or the graph:\n" + "\n".join(soft_float)
 
 
-@pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="arm-none-eabi-gcc or qemu-system-arm is not installed",
-)
-@pytest.mark.parametrize("cpu", sorted(op_models.QEMU_MACHINES))
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["cortex-m3", "cortex-m4", "cortex-m7", "rv32imc"])
 @pytest.mark.parametrize("name", ["conv_classifier", "transformer_classifier"])
-def test_on_cortex_m_matches_tflm(name, cpu, architectures, tmp_path):
+def test_on_the_core_matches_tflm(name, core, architectures, tmp_path):
     """On M4 and M7 the dot products take the DSP-extension path (SMLAD)."""
     model_bytes = architectures[name].read_bytes()
     inputs = op_models.random_inputs(model_bytes, 12, seed=23)
     expected = op_models.tflm_outputs(model_bytes, inputs)
-    output = op_models.run_on_cortex_m(model_bytes, inputs, expected, tmp_path, cpu)
+    kernels = op_models.compile_kernels(tmp_path / "kernels", core=core)
+    output = op_models.run_on_core(model_bytes, inputs, expected, tmp_path, core, kernels)
     assert output.strip() == f"0 of {len(inputs)} cases differ"
     assert len({case[0].tobytes() for case in expected}) > 1

@@ -1,11 +1,15 @@
 """Every operator of the compiled backend against TensorFlow Lite Micro, bit for bit.
 
 Each tiny model (tests/op_models.py) is converted to full int8, run in the official TFLM
-interpreter and, emitted by the graph compiler, as native C with the kernel library. Both get the
-same random inputs (int8 over the whole range, the two extremes, token ids); every output that
-depends on the operator under test must be identical.
+interpreter and, emitted by the graph compiler, as C with the kernel library: on this machine and,
+in QEMU, on a Cortex-M4 (the DSP extension's SMLAD paths), a Cortex-M0 and an rv32imc core; with the
+optimized kernels and with the plain reference ones, so each optimized kernel is checked against
+its reference on the device itself (both against TFLM). Both get the same random inputs (int8 over
+the whole range, the two extremes, token ids); every output that depends on the operator under
+test must be identical.
 """
 import pytest
+
 
 import op_models
 from toolchain import flatbuffer
@@ -72,28 +76,44 @@ def kernel_objects(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model_results(tmp_path_factory, kernel_objects):
-    """builder name -> (model bytes, TFLM outputs, C outputs); each model built and run once."""
+def models():
+    """builder name -> (model bytes, random inputs, TFLM outputs); each model built and run once."""
     cache = {}
 
-    def results(builder: str):
+    def get(builder: str):
         if builder not in cache:
             model_bytes = BUILDERS.get(builder, getattr(op_models, builder, None))()
-            program = op_models.build_program(model_bytes, tmp_path_factory.mktemp(builder), kernel_objects)
             inputs = op_models.random_inputs(model_bytes, RANDOM_INPUTS, seed=len(cache))
-            cache[builder] = (model_bytes, op_models.tflm_outputs(model_bytes, inputs), program.run(inputs))
+            cache[builder] = (model_bytes, inputs, op_models.tflm_outputs(model_bytes, inputs))
         return cache[builder]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def model_results(tmp_path_factory, kernel_objects, models):
+    """(builder, kernels) -> (model bytes, TFLM outputs, C outputs on this machine)."""
+    cache = {}
+
+    def results(builder: str, kernels: str):
+        if (builder, kernels) not in cache:
+            model_bytes, inputs, expected = models(builder)
+            program = op_models.build_program(model_bytes, tmp_path_factory.mktemp(builder), kernel_objects,
+                                              kernels=kernels)
+            cache[builder, kernels] = (model_bytes, expected, program.run(inputs))
+        return cache[builder, kernels]
 
     return results
 
 
-@pytest.mark.parametrize(
-    "operator, builder",
-    [(operator, builder) for operator, builder, _ in OPERATOR_CASES],
-    ids=[f"{operator}-{builder}" for operator, builder, _ in OPERATOR_CASES],
-)
-def test_operator_matches_tflm_bit_for_bit(operator, builder, model_results):
-    model_bytes, expected, actual = model_results(builder)
+CASES = [(operator, builder) for operator, builder, _ in OPERATOR_CASES]
+CASE_IDS = [f"{operator}-{builder}" for operator, builder, _ in OPERATOR_CASES]
+
+
+@pytest.mark.parametrize("kernels", ["optimized", "reference"])
+@pytest.mark.parametrize("operator, builder", CASES, ids=CASE_IDS)
+def test_operator_matches_tflm_bit_for_bit(operator, builder, kernels, model_results):
+    model_bytes, expected, actual = model_results(builder, kernels)
     checked = _outputs_depending_on(model_bytes, operator)
     assert checked, f"{builder} has no {operator} feeding an output"
     distinct = {b"".join(case[i].tobytes() for i in checked) for case in expected}
@@ -104,3 +124,31 @@ def test_operator_matches_tflm_bit_for_bit(operator, builder, model_results):
     )
     assert not problems, f"{operator}: {len(problems)} mismatching outputs, e.g.\n" + "\n".join(problems[:5])
 
+
+
+TARGET_CASES = 60
+
+
+@pytest.fixture(scope="module")
+def core_kernels(tmp_path_factory):
+    """core -> the kernel library compiled for it (once per session)."""
+    cache = {}
+
+    def objects(core: str):
+        if core not in cache:
+            cache[core] = op_models.compile_kernels(tmp_path_factory.mktemp(f"kernels-{core}"), core=core)
+        return cache[core]
+
+    return objects
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("kernels", ["optimized", "reference"])
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m0", "rv32imc"])
+@pytest.mark.parametrize("builder", sorted({builder for _, builder in CASES}))
+def test_operators_match_tflm_on_the_core(builder, core, kernels, models, core_kernels, tmp_path):
+    """The per-operator models on the microcontroller cores in QEMU: the same integers as TFLM."""
+    model_bytes, inputs, expected = models(builder)
+    output = op_models.run_on_core(model_bytes, inputs[:TARGET_CASES], expected[:TARGET_CASES], tmp_path, core,
+                                   core_kernels(core), kernels)
+    assert output.strip() == f"0 of {TARGET_CASES} cases differ"

@@ -4,11 +4,11 @@ import numpy as np
 from toolchain import data, teacher
 
 
-def test_mapped_distilbert_reproduces_minilm_hidden_states():
+def test_mapped_distilbert_reproduces_minilm_hidden_states(vader_archive):
     import torch
     from transformers import AutoModel
 
-    sentences = [text for text, _ in data.read_vader_corpus("rotten-tomatoes")[:24]]
+    sentences = [text for text, _ in data.read_vader_corpus("rotten-tomatoes", vader_archive)[:24]]
     sentences += ["", "A naïve, déjà-vu plot… 🙂", "x" * 300]
     bert = AutoModel.from_pretrained(str(teacher.minilm_path())).eval()
     distilbert, tokenizer = teacher.distilbert_from_minilm(num_labels=2, seed=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -40,10 +41,21 @@ class Core:
     startup: tuple[str, ...] = ()  # sources under toolchain/device/platforms/ linked into programs
     qemu: tuple[str, ...] = ()  # the QEMU command before the image's path; () = runs natively
     dsp: bool = False  # has the DSP extension (SMLAD): the optimized kernels use it
+    objcopy: tuple[str, ...] = ("objcopy", "-O", "elf64-x86-64", "-B", "i386:x86-64")
+    defines: tuple[str, ...] = ()  # what the platform's builder defines (the app's counter reads them)
 
     @property
     def native(self) -> bool:
         return not self.qemu
+
+    def binary_object(self, blob: Path) -> Path:
+        """An object file holding `blob`'s bytes read-only, as _binary_<name>_start/_end (objcopy),
+        to link data into a program without generating C text for it."""
+        obj = blob.with_suffix(f".{self.name}.o")
+        subprocess.run([*self.objcopy, "-I", "binary", "--rename-section",
+                        ".data=.rodata,alloc,load,readonly,data,contents", blob.name, obj.name],
+                       cwd=blob.parent, check=True, capture_output=True)
+        return obj
 
     def unbounded(self) -> "Core":
         """The same core with room for any image: fit checks measure overflows instead of failing."""
@@ -58,6 +70,9 @@ def _board(name: str) -> dict:
 def _cortex_m(board_name: str) -> Core:
     board = _board(board_name)
     build, upload = board["build"], board["upload"]
+    # As the qemu_arm builder: SysTick ticks at f_cpu, one tick = 1e9 / f_cpu instructions (reduced).
+    hz = int(str(build["f_cpu"]).rstrip("L"))
+    gcd = math.gcd(1_000_000_000, hz)
     flags = ("-mthumb", f"-mcpu={build['cpu']}", *build.get("fpu_flags", []))
     memory = (("__flash_start", build["flash_start"]), ("__flash_size", upload["maximum_size"]),
               ("__ram_start", build["ram_start"]), ("__ram_size", upload["maximum_ram_size"]),
@@ -77,6 +92,9 @@ def _cortex_m(board_name: str) -> Core:
         qemu=("qemu-system-arm", "-M", build["qemu_machine"], "-nographic", "-monitor", "none", "-serial", "none",
               "-icount", "shift=0", "-semihosting-config", "enable=on,target=native", "-kernel"),
         dsp=build["cpu"] in ("cortex-m4", "cortex-m7"),
+        objcopy=("arm-none-eabi-objcopy", "-O", "elf32-littlearm", "-B", "arm"),
+        defines=("TEXTCLF_QEMU_CORTEX_M", f"TEXTCLF_INSTRUCTIONS_PER_TICK_NUM={1_000_000_000 // gcd}u",
+                 f"TEXTCLF_INSTRUCTIONS_PER_TICK_DEN={hz // gcd}u"),
     )
 
 
@@ -97,6 +115,8 @@ def _riscv(board_name: str) -> Core:
         qemu=("qemu-system-riscv32", "-M", build["qemu_machine"], "-cpu", build["qemu_cpu"], "-bios", "none",
               "-nographic", "-monitor", "none", "-serial", "none", "-icount", "shift=0",
               "-semihosting-config", "enable=on,target=native", "-kernel"),
+        objcopy=("riscv64-unknown-elf-objcopy", "-O", "elf32-littleriscv", "-B", "riscv"),
+        defines=("TEXTCLF_QEMU_RISCV",),
     )
 
 
@@ -146,7 +166,7 @@ class Build:
 
     def flags(self) -> list[str]:
         flags = [*STRICT_FLAGS, self.optimize, *self.core.arch_flags, *self.extra_flags]
-        flags += [f"-D{d}" for d in self.defines]
+        flags += [f"-D{d}" for d in (*self.core.defines, *self.defines)]
         flags += list(SANITIZE_FLAGS) if self.sanitize else []
         for directory in self.include_dirs:
             flags += ["-I", str(directory)]
