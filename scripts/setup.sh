@@ -12,7 +12,7 @@ say() { printf '[setup] %s\n' "$*"; }
 # --- 1. Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(gcc g++ make python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi
               libstdc++-arm-none-eabi-newlib qemu-system-arm clang libclang-rt-14-dev
-              gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)
+              gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc clang-format cmake)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Downloads the tests share with `make build` (the vaderSentiment sdist: fetched once, checksummed).
 CACHE = ROOT / "build" / "cache"
+# PlatformIO's core dir in the checkout, seeded for offline use by scripts/setup.sh (as `make` sets it).
+os.environ.setdefault("PLATFORMIO_CORE_DIR", str(ROOT / ".pio-core"))
+
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +87,53 @@ def bpe_teacher(tmp_path_factory):
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="[UNK]", pad_token="[PAD]",
                                         cls_token="[CLS]", sep_token="[SEP]")
     return _save_tiny_distilbert(tmp_path_factory.mktemp("bpe_teacher"), tokenizer)
+
+
+# A tiny budget through every stage: minutes, not the default build's ten.
+TINY = [
+    "--max-examples", "240", "--max-transfer", "60", "--augment-copies", "1",
+    "--teacher-max-steps", "4", "--vocab-size", "2100", "--seq-len", "24", "--embedding-dim", "8",
+    "--hidden-dim", "16", "--epochs", "2", "--finetune-epochs", "1", "--golden-count", "6",
+]
+
+
+def textclf(*args, timeout: float = 1200, cwd: Path | None = None):
+    """`python -m toolchain ARGS` as a user runs it (the test cache shared, no progress bars)."""
+    import subprocess
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TEXTCLF_NO_PROGRESS="1", TEXTCLF_CACHE_DIR=str(CACHE))
+    return subprocess.run([sys.executable, "-m", "toolchain", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def run_cli(project: Path, *args, timeout: float = 1200, cwd: Path | None = None):
+    """A pipeline command with its build and models folders in `project`."""
+    return textclf(*args, "--build-dir", project / "build", "--models-dir", project / "models",
+                   timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory, tiny_teacher):
+    """A two-class model of the built-in task, built by the real CLI: (project dir, the run)."""
+    project = tmp_path_factory.mktemp("tiny_build")
+    result = run_cli(project, "build", "--name", "tiny", *TINY, "--teacher", str(tiny_teacher))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project, result
+
+
+@pytest.fixture(scope="session")
+def three_class_model(tmp_path_factory, tiny_teacher, vader_archive):
+    """A user's JSONL file with three string labels, built by the real CLI: the model directory."""
+    import json
+
+    from toolchain import data
+
+    project = tmp_path_factory.mktemp("three_class")
+    rows = data.read_vader_corpus("rotten-tomatoes", vader_archive)[::35]  # the file is sorted by polarity
+    labels = ["negative" if s < -1 else "positive" if s > 1 else "mixed" for _, s in rows]
+    path = project / "three.jsonl"
+    path.write_text("".join(json.dumps({"sentence": t, "mood": y}) + "\n" for (t, _), y in zip(rows, labels)))
+    result = run_cli(project, "build", *TINY, "--name", "three", "--data", str(path), "--text-column", "sentence",
+                     "--label-column", "mood", "--teacher", str(tiny_teacher))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project / "models" / "three"

@@ -1,47 +1,23 @@
 """The pipeline on a tiny budget, through every stage: data, a real (tiny) DistilBERT teacher,
-distillation, conversion, TFLite Micro verification, the report, and C emission compiled and run
+distillation, conversion, TFLite Micro verification, the report; then the export compiled and run
 against TFLM's golden vectors."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-import c_build
-from conftest import ROOT
+from conftest import TINY, run_cli
+from toolchain import export
 
-TINY = [
-    "--name", "tiny", "--max-examples", "240", "--max-transfer", "60", "--augment-copies", "1",
-    "--teacher-max-steps", "4", "--vocab-size", "2100", "--seq-len", "24", "--embedding-dim", "8",
-    "--hidden-dim", "16", "--epochs", "2", "--finetune-epochs", "1", "--golden-count", "6",
-]
-
-
-def run_cli(tmp_path, *args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TEXTCLF_NO_PROGRESS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "toolchain", *args, "--build-dir", str(tmp_path / "build"),
-         "--models-dir", str(tmp_path / "models")],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=1200,
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_build(tmp_path_factory, tiny_teacher):
-    tmp_path = tmp_path_factory.mktemp("pipeline")
-    result = run_cli(tmp_path, "build", *TINY, "--teacher", str(tiny_teacher))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return tmp_path, result
+pytestmark = pytest.mark.slow
 
 
 def test_every_stage_ran_and_published(tiny_build):
-    tmp_path, result = tiny_build
-    for stage in ("data", "teacher", "student", "convert", "verify"):
-        stamp = json.loads((tmp_path / "build" / "tiny" / stage / "stage.json").read_text())
+    project, _ = tiny_build
+    for stage in ("data", "teacher", "distill", "convert", "verify"):
+        stamp = json.loads((project / "build" / "tiny" / stage / "stage.json").read_text())
         assert stamp["key"]
-    model_dir = tmp_path / "models" / "tiny"
+    model_dir = project / "models" / "tiny"
     for name in ("student_fp32.tflite", "student_fp16.tflite", "student_int8.tflite", "vocab.txt",
                  "tokenizer.json", "goldens.json", "metrics.json", "report.md", "config.toml",
                  "plots/sizes.png", "plots/accuracy.png", "plots/confusion.png"):
@@ -53,14 +29,15 @@ def test_every_stage_ran_and_published(tiny_build):
         assert 0.0 <= metrics["accuracy_test"][stage] <= 1.0
     assert metrics["verify"]["arena_bytes"] > 0
     assert "vocab_size = 2100" in (model_dir / "config.toml").read_text()
+    assert (model_dir.stat().st_mode & 0o777) == 0o755  # published like mkdir, not mkdtemp's 0700
 
 
 def test_goldens_are_tflm_outputs(tiny_build):
     """Re-running TFLM on the saved golden ids gives the saved logits (the goldens are TFLM's)."""
     from toolchain import tflm
 
-    tmp_path, _ = tiny_build
-    model_dir = tmp_path / "models" / "tiny"
+    project, _ = tiny_build
+    model_dir = project / "models" / "tiny"
     goldens = json.loads((model_dir / "goldens.json").read_text())
     data = (model_dir / "student_int8.tflite").read_bytes()
     arena = json.loads((model_dir / "metrics.json").read_text())["verify"]["arena_bytes"]
@@ -74,8 +51,8 @@ def test_goldens_are_tflm_outputs(tiny_build):
 def test_tokenizer_ids_match_the_saved_tokenizer(tiny_build):
     from toolchain import tokenizer
 
-    tmp_path, _ = tiny_build
-    model_dir = tmp_path / "models" / "tiny"
+    project, _ = tiny_build
+    model_dir = project / "models" / "tiny"
     tok = tokenizer.load(model_dir)
     vectors = json.loads((model_dir / "goldens.json").read_text())["vectors"]
     ids = tokenizer.encode(tok, [v["text"] for v in vectors])
@@ -85,64 +62,31 @@ def test_tokenizer_ids_match_the_saved_tokenizer(tiny_build):
 
 
 def test_second_run_is_cached(tiny_build, tiny_teacher):
-    tmp_path, _ = tiny_build
-    result = run_cli(tmp_path, "build", *TINY, "--teacher", str(tiny_teacher))
+    project, _ = tiny_build
+    result = run_cli(project, "build", "--name", "tiny", *TINY, "--teacher", str(tiny_teacher))
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("cached") == 6, result.stdout
 
 
-def test_emitted_c_matches_tflm(tiny_build, tmp_path):
-    """Emit the tiny model, compile the firmware's model test natively and run it."""
-    from toolchain import emit
+def test_moved_project_reuses_its_cache(tiny_build, tiny_teacher, tmp_path):
+    """Stage keys hash content, not paths: a copied project is up to date where it lands."""
+    import shutil
 
-    build_dir, _ = tiny_build
-    emission = emit.generate(build_dir / "models" / "tiny")
-    lib_dir = tmp_path / "lib"
-    emit.write(emission, lib_dir)
-    assert emit.differences(emission, lib_dir) == []
-    firmware = ROOT / "firmware"
-    sources = sorted((firmware / "lib" / "textclf" / "src").rglob("*.c"))
-    sources += sorted((lib_dir / "textclf_model" / "src").glob("*.c"))
-    sources += [firmware / "lib" / "unit_harness" / "src" / "unit_harness.c",
-                firmware / "test" / "test_model" / "test_main.c"]
-    program = c_build.compile_program(
-        sources, tmp_path / "test_model",
-        include_dirs=[firmware / "lib" / "textclf" / "src", lib_dir / "textclf_model" / "src",
-                      firmware / "lib" / "unit_harness" / "src"],
-    )
-    output = c_build.run_program(program).decode()
-    assert ":FAIL" not in output, output
-    vectors = len(json.loads((build_dir / "models" / "tiny" / "goldens.json").read_text())["vectors"])
-    assert output.count(":PASS") == 3 * vectors
+    project, _ = tiny_build
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(project, moved, symlinks=True)
+    result = run_cli(moved, "build", "--name", "tiny", *TINY, "--teacher", str(tiny_teacher))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("cached") == 6, result.stdout
 
 
-def test_three_class_user_data_end_to_end(tmp_path, tiny_teacher):
-    """A user's JSONL file with three string labels goes all the way to C that matches TFLM."""
-    from toolchain import data, emit
-
-    rows = data.read_vader_corpus("rotten-tomatoes")[::35]  # the file is sorted by polarity
-    labels = ["negative" if s < -1 else "positive" if s > 1 else "mixed" for _, s in rows]
-    path = tmp_path / "three.jsonl"
-    path.write_text("".join(json.dumps({"sentence": t, "mood": y}) + "\n" for (t, _), y in zip(rows, labels)))
-    result = run_cli(tmp_path, "build", *TINY[2:], "--name", "three", "--data", str(path),
-                     "--text-column", "sentence", "--label-column", "mood", "--teacher", str(tiny_teacher))
-    assert result.returncode == 0, result.stdout + result.stderr
-    model_dir = tmp_path / "models" / "three"
-    goldens = json.loads((model_dir / "goldens.json").read_text())
-    assert goldens["labels"] == ["mixed", "negative", "positive"]
-    assert all(len(v["logits"]) == 3 for v in goldens["vectors"])
-    lib_dir = tmp_path / "lib"
-    emit.write(emit.generate(model_dir), lib_dir)
-    firmware = ROOT / "firmware"
-    sources = sorted((firmware / "lib" / "textclf" / "src").rglob("*.c"))
-    sources += sorted((lib_dir / "textclf_model" / "src").glob("*.c"))
-    sources += [firmware / "lib" / "unit_harness" / "src" / "unit_harness.c",
-                firmware / "test" / "test_model" / "test_main.c"]
-    program = c_build.compile_program(
-        sources, tmp_path / "test_model",
-        include_dirs=[firmware / "lib" / "textclf" / "src", lib_dir / "textclf_model" / "src",
-                      firmware / "lib" / "unit_harness" / "src"],
-    )
-    output = c_build.run_program(program).decode()
-    assert ":FAIL" not in output, output
-    assert output.count(":PASS") == 3 * len(goldens["vectors"])
+@pytest.mark.parametrize("fixture", ["tiny_build", "three_class_model"])
+def test_export_reproduces_the_goldens(fixture, request, tmp_path):
+    """Both models exported (the self-check compiles the C and replays every golden vector on this
+    machine); the three-class user model keeps its labels."""
+    value = request.getfixturevalue(fixture)
+    model_dir = value[0] / "models" / "tiny" if fixture == "tiny_build" else value
+    prepared = export.prepare(export.ExportRequest(model_dir, tmp_path / "lib", prefix="mood"))
+    assert export.verify(prepared) == len(prepared.library.model.goldens) >= 6
+    if fixture == "three_class_model":
+        assert prepared.library.model.labels == ["mixed", "negative", "positive"]

@@ -192,14 +192,16 @@ def _cmd_inspect(args) -> int:
     from toolchain import model_info
 
     report = model_info.describe(Path(args.model), measure=not args.no_arena)
+    fit = None
     if args.target:
         from toolchain import targets
 
-        target = targets.target(args.target)
-        fit = _fit_of(Path(args.model).parent, target)
+        fit = _fit_of(Path(args.model).parent, targets.target(args.target))
         report["fit"] = targets.fit_dict(fit)
     print(model_info.to_json(report) if args.json else model_info.format_report(report))
-    if args.target:
+    if fit is not None:
+        if not args.json:
+            print(targets.format_fit(fit))
         targets.require_fit(fit)
     return 0
 

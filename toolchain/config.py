@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -110,8 +111,10 @@ class BuildConfig:
 
     @property
     def cache_dir(self) -> Path:
-        """Downloads and content-keyed caches shared by every build of the project."""
-        return self._resolve(self.build_dir) / "cache"
+        """Downloads and content-keyed caches shared by every build of the project (or by every
+        project: TEXTCLF_CACHE_DIR)."""
+        shared = os.environ.get("TEXTCLF_CACHE_DIR")
+        return Path(shared) if shared else self._resolve(self.build_dir) / "cache"
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)

@@ -1,4 +1,7 @@
-"""Runs PlatformIO for the project's firmware, offline, with the checkout's own core dir."""
+"""Runs PlatformIO (`python -m platformio`, the one installed with this package) quietly: no
+telemetry, no update checks, no colours. The core dir is PlatformIO's own choice, or
+PLATFORMIO_CORE_DIR (this repository's Makefile points it into the checkout, seeded for offline
+use)."""
 from __future__ import annotations
 
 import json
@@ -7,24 +10,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-# qemu_m0 runs test_harness only: the default model does not fit the micro:bit (platformio.ini).
-OFFLINE_ENVS = ("native", "native_sanitize", "qemu_m3", "qemu_m4", "qemu_m7", "qemu_m0", "qemu_rv32")
+
+def python() -> str:
+    return sys.executable
 
 
 def pio_environment() -> dict:
     env = dict(os.environ)
-    env.setdefault("PLATFORMIO_CORE_DIR", str(PROJECT_DIR / ".pio-core"))
     env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "no"
     env["PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL"] = "36500"
     env["PLATFORMIO_NO_ANSI"] = "true"
     return env
 
 
-def run_pio(*args: str, capture: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+def run_pio(*args: str, project_dir: Path, capture: bool = True,
+            timeout: float | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "platformio", *args],
-        cwd=PROJECT_DIR,
+        [python(), "-m", "platformio", *args],
+        cwd=project_dir,
         env=pio_environment(),
         capture_output=capture,
         text=True,
@@ -32,7 +35,7 @@ def run_pio(*args: str, capture: bool = True, timeout: float | None = None) -> s
     )
 
 
-def run_tests(envs, filters=(), ignores=(), json_path: Path | None = None,
+def run_tests(project_dir: Path, envs, filters=(), ignores=(), json_path: Path | None = None,
               capture: bool = True) -> tuple[subprocess.CompletedProcess, dict | None]:
     """`pio test` on the given envs; returns the process and PlatformIO's JSON report if asked."""
     args = ["test"]
@@ -44,7 +47,7 @@ def run_tests(envs, filters=(), ignores=(), json_path: Path | None = None,
         args += ["-i", pattern]
     if json_path is not None:
         args += ["--json-output-path", str(json_path)]
-    result = run_pio(*args, capture=capture)
+    result = run_pio(*args, project_dir=project_dir, capture=capture)
     report = json.loads(Path(json_path).read_text()) if json_path and Path(json_path).exists() else None
     return result, report
 
