@@ -1,5 +1,5 @@
-"""Fuzzes the on-device tokenizer + compiled classifier with libFuzzer (clang, ASan + UBSan) for a
-set time and prints executions, coverage and crashes.
+"""Fuzzes the on-device tokenizer + compiled classifier (the firmware's exported runtime and model)
+with libFuzzer (clang, ASan + UBSan) for a set time and prints executions, coverage and crashes.
 
     .venv/bin/python benchmarks/fuzz_classifier.py [--seconds 300] [--jobs 1]
 
@@ -16,28 +16,29 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LIB = ROOT / "firmware" / "lib"
+sys.path.insert(0, str(ROOT))
+
+from toolchain import cbuild  # noqa: E402
+
+RUNTIME = ROOT / "firmware" / "lib" / "textclf" / "src"
+MODEL = ROOT / "firmware" / "models" / "default" / "classifier" / "src"
 WORK = ROOT / "build" / "fuzz"
 SEEDS = [b"", b"a great film", b"\xff\xfe\x00\x80 bad \xc3(", b"\xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x99\x82",
          b"!!!" * 40, b"x" * 300, b"caf\xc3\xa9 na\xc3\xafve \xe2\x80\x94 d\xc3\xa9j\xc3\xa0 vu"]
 
 
 def build_fuzzer() -> Path:
-    WORK.mkdir(parents=True, exist_ok=True)
-    sources = sorted((LIB / "textclf" / "src").rglob("*.c")) + sorted((LIB / "textclf_model" / "src").glob("*.c"))
-    sources.append(ROOT / "firmware" / "fuzz" / "fuzz_classify.c")
-    binary = WORK / "fuzz_classify"
-    cmd = ["clang", "-std=c99", "-O1", "-g", "-fsanitize=fuzzer,address,undefined",
-           "-fno-sanitize-recover=all", "-I", str(LIB / "textclf" / "src"),
-           "-I", str(LIB / "textclf_model" / "src"), *map(str, sources), "-o", str(binary), "-lm"]
-    subprocess.run(cmd, check=True)
-    return binary
+    clang = cbuild.Core(name="host-clang", cc="clang")
+    build = cbuild.Build(clang, include_dirs=[RUNTIME, MODEL], optimize="-O1",
+                         extra_flags=["-g", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all"])
+    sources = cbuild.c_sources(RUNTIME, MODEL, ROOT / "firmware" / "fuzz" / "fuzz_classify.c")
+    return build.program(sources, WORK / "fuzz_classify")
 
 
 def seed_corpus() -> Path:
     corpus = WORK / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    goldens = json.loads((ROOT / "models" / "default" / "goldens.json").read_text())["vectors"]
+    goldens = json.loads((ROOT / "models" / "default" / "goldens.json").read_text())["vectors"]  # the firmware's
     texts = SEEDS + [v["text"].encode("utf-8") for v in goldens]
     for index, text in enumerate(texts):
         (corpus / f"seed-{index:03d}").write_bytes(text)

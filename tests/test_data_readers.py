@@ -265,7 +265,7 @@ def produce_error(tmp_path, content: str, **settings) -> str:
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     with pytest.raises(ToolchainError) as caught:
-        data.produce(config, 0, out)
+        data.produce(config, 0, out, tmp_path / "cache")
     assert list(out.iterdir()) == []  # nothing written before the error
     return str(caught.value)
 
@@ -315,7 +315,7 @@ def test_min_class_size(test_fraction, validation_fraction, need):
 def test_smallest_valid_class_splits_into_train_and_test(tmp_path):
     path = write(tmp_path, "ok.jsonl", jsonl(*examples("a", 6), *examples("b", 6)))
     config = DataConfig(source=str(path), transfer_corpora=[], augment_copies=0)
-    summary = data.produce(config, 0, tmp_path)
+    summary = data.produce(config, 0, tmp_path, tmp_path / "cache")
     assert summary["examples"] == {"train": 8, "validation": 2, "test": 2}
     for split in ("train", "test"):
         labels = {r["label"] for r in data.read_jsonl(tmp_path / f"{split}.jsonl")}

@@ -340,28 +340,31 @@ def test_installed_package_works_from_any_folder(tmp_path):
     """`pip install .` (not editable) into a throwaway venv that sees the project venv's packages
     (no second TensorFlow download): the installed `textclf` runs from a folder outside the
     checkout and never reads the checkout."""
+    import os
     import site
     import sys
 
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing may point at the checkout
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     site_packages = next((venv / "lib").glob("python3.*/site-packages"))
     (site_packages / "project_venv.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     python = venv / "bin" / "python"
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                              str(ROOT)], capture_output=True, text=True, timeout=600)
+                              str(ROOT)], capture_output=True, text=True, timeout=600, env=clean)
     assert install.returncode == 0, install.stderr
     outside = tmp_path / "elsewhere"
     shutil.copytree(MODEL, outside / "models" / "default")
     textclf = str(venv / "bin" / "textclf")
 
     def run(*args):
-        result = subprocess.run([textclf, *args], cwd=outside, capture_output=True, text=True, timeout=900)
+        result = subprocess.run([textclf, *args], cwd=outside, capture_output=True, text=True, timeout=900,
+                                env=clean)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
     where = subprocess.run([str(python), "-c", "import toolchain; print(toolchain.__file__)"], cwd=outside,
-                           capture_output=True, text=True, check=True).stdout
+                           capture_output=True, text=True, check=True, env=clean).stdout
     assert where.startswith(str(site_packages)), where
     assert "export" in run("--help")
     assert "microbit" in run("targets")

@@ -206,7 +206,9 @@ class Build:
         platforms = str(device_dir() / "platforms")
         link = [flag.replace("{platforms}", platforms) for flag in self.core.link_flags]
         link += [f"-Wl,--defsym={name}={value}" for name, value in self.core.memory]
+        # Flags that change code generation (sanitizers) must reach the link as well.
         sanitize = list(SANITIZE_FLAGS) if self.sanitize else []
+        sanitize += [flag for flag in self.extra_flags if flag.startswith("-fsanitize")]
         _run([self.core.cc, *link, *sanitize, *map(str, built), *self.core.libs, "-o", str(output)])
         return output
 
