@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/firmware_footprint.py [--env qemu_m4]
 
 Attribution comes from the linker map: every input section kept by --gc-sections, by the object
-file it came from: model weights (tc_model_graph), vocabulary + Unicode tables (tc_vocab,
-tc_unicode_tables), code (all other .text), other constants, and RAM buffers (.data/.bss, which
-hold the static tensor arena) plus the reserved stack.
+file it came from: model weights (classifier_graph), vocabulary + Unicode tables (classifier_vocab,
+textclf_unicode), code (all other .text), other constants, and RAM buffers (.data/.bss, which
+hold the static tensor arena) plus the reserved stack. Figures go to
+benchmarks/results/firmware_footprint.json as well.
 """
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import write_results  # noqa: E402
 from toolchain import platformio  # noqa: E402
+
+MODEL_SRC = ROOT / "firmware" / "models" / "default" / "classifier" / "src"
 
 RAM_START = 0x20000000
 _NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".note", ".stab", ".gnu")
@@ -51,9 +55,9 @@ def category(section: str, address: int, obj: str) -> str:
     name = Path(obj.split("(")[0]).name
     if address >= RAM_START:
         return "RAM buffers"
-    if name.startswith("tc_model_graph"):
+    if name.startswith("classifier_graph"):
         return "weights" if not section.startswith(".text") else "code"
-    if name.startswith(("tc_vocab", "tc_unicode_tables")):
+    if name.startswith(("classifier_vocab", "textclf_unicode")):
         return "vocab + Unicode tables"
     if section.startswith((".text", ".init", ".fini", ".ARM", ".isr_vector")):
         return "code"
@@ -64,7 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="qemu_m4")
     args = parser.parse_args()
-    result = platformio.run_pio("run", "-e", args.env)
+    result = platformio.run_pio("run", "-e", args.env, project_dir=ROOT)
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:])
         return 1
@@ -77,7 +81,7 @@ def main() -> int:
         totals[category(section, address, obj)] += nbytes
     sections = subprocess.run(["arm-none-eabi-size", "-A", str(build / "firmware.elf")],
                               capture_output=True, text=True, check=True).stdout
-    stack = next(int(l.split()[1]) for l in sections.splitlines() if l.startswith(".stack"))
+    stack = next(int(line.split()[1]) for line in sections.splitlines() if line.startswith(".stack"))
     totals["stack (reserved)"] = stack
     print(size.rstrip())
     flash = text + data
@@ -88,9 +92,14 @@ def main() -> int:
     print(f"RAM {ram:,} B ({ram / 1024:.1f} KiB) = .data + .bss (the .bss total includes the reserved stack)")
     for name in ("RAM buffers", "stack (reserved)"):
         print(f"  {name:<24}{totals[name]:>10,} B")
-    arena = next((int(l.split()[2].rstrip("uU")) for l in (ROOT / "firmware/lib/textclf_model/src/tc_model_graph.h")
-                  .read_text().splitlines() if l.startswith("#define TC_MODEL_ARENA_BYTES")), None)
+    arena = next(int(line.split()[2].rstrip("uU")) for line in (MODEL_SRC / "classifier_graph.h").read_text()
+                 .splitlines() if line.startswith("#define CLASSIFIER_ARENA_BYTES"))
     print(f"  of which the static tensor arena: {arena:,} B (the rest: line buffers, newlib's stdio)")
+    write_results("firmware_footprint", {
+        "env": args.env, "flash_bytes": flash, "ram_bytes": ram, "arena_bytes": arena,
+        "flash_split": {name: totals[name] for name in ("weights", "vocab + Unicode tables", "code", "other constants")},
+        "stack_reserved_bytes": stack,
+    })
     return 0
 
 

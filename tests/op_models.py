@@ -537,8 +537,11 @@ def run_on_core(model_bytes: bytes, cases, expected, work: Path, core_name: str,
     """Builds a QEMU image that compares the compiled graph with TFLM's outputs; returns its output."""
     core = cbuild.core(core_name)
     emit(model_bytes, work, kernels, packed_filters=core.dsp)
-    (work / "golden_inputs.bin").write_bytes(b"".join(np.ascontiguousarray(v).tobytes() for case in cases for v in case))
-    (work / "golden_outputs.bin").write_bytes(b"".join(np.ascontiguousarray(v).tobytes() for case in expected for v in case))
+    def blob(sets) -> bytes:
+        return b"".join(np.ascontiguousarray(v).tobytes() for case in sets for v in case)
+
+    (work / "golden_inputs.bin").write_bytes(blob(cases))
+    (work / "golden_outputs.bin").write_bytes(blob(expected))
     blobs = [core.binary_object(work / "golden_inputs.bin"), core.binary_object(work / "golden_outputs.bin")]
     build = cbuild.Build(core, include_dirs=[RUNTIME, work])
     program = build.program([work / "model_graph.c", C_DRIVERS / "graph_check.c"],

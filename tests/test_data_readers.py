@@ -11,8 +11,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-
 from test_pipeline_errors import assert_clean_failure, run
+
 from toolchain import data, readers
 from toolchain.config import DataConfig
 from toolchain.errors import ToolchainError
@@ -378,7 +378,7 @@ def _unprivileged(function) -> str:
             message = "no error"
         except ToolchainError as exc:
             message = f"error: {exc}"
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent as a failure
+        except BaseException as exc:
             message = f"crash: {exc!r}"
         finally:
             os.write(write_end, message.encode("utf-8", "backslashreplace"))

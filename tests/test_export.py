@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, textclf
+
 from toolchain import cbuild, emit, export, platformio, targets
 from toolchain.errors import ToolchainError
 from toolchain.resources import device_dir
@@ -54,7 +54,7 @@ def test_export_is_deterministic(firmware_export):
 
 def test_generated_files_say_so_and_name_their_source(firmware_export):
     for path, data in firmware_export.files.items():
-        if "/src/" not in path or path.startswith("textclf/src/") and not path.endswith("textclf_unicode.c"):
+        if "/src/" not in path or (path.startswith("textclf/src/") and not path.endswith("textclf_unicode.c")):
             continue  # the runtime's own sources are copied as they are
         head = "\n".join(data.decode().splitlines()[:2])
         source = "tokenizers " if path.endswith("textclf_unicode.c") else "default/"
@@ -122,7 +122,7 @@ def test_unsupported_model_is_refused_by_name(tmp_path, tiny_models):
     model_dir = tmp_path / "gelu"
     shutil.copytree(MODEL, model_dir)
     shutil.copy(tiny_models["gelu"], model_dir / "student_int8.tflite")
-    with pytest.raises(ToolchainError, match="GELU|32 int32 token ids|64 int32 token ids"):
+    with pytest.raises(ToolchainError, match=r"GELU|\d+ int32 token ids"):
         export.prepare(request(tmp_path / "out", model_dir=model_dir))
 
 

@@ -1,7 +1,7 @@
 """The PlatformIO custom runner reports a failing C case as FAILED (the default run ignores it)."""
 import pytest
-
 from conftest import ROOT
+
 from toolchain import platformio
 
 

@@ -5,9 +5,9 @@ cannot compile."""
 import itertools
 
 import numpy as np
+import op_models
 import pytest
 
-import op_models
 from toolchain import cbuild, flatbuffer, model_info, tflm
 from toolchain.emit import graph_compiler, ops
 from toolchain.emit.ops import conv_2d

@@ -6,11 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from toolchain import cli, model_info, tflm
 from toolchain.errors import ToolchainError
-
-from conftest import ROOT
 
 
 def run_cli(*args):

@@ -8,10 +8,9 @@ its reference on the device itself (both against TFLM). Both get the same random
 the whole range, the two extremes, token ids); every output that depends on the operator under
 test must be identical.
 """
+import op_models
 import pytest
 
-
-import op_models
 from toolchain import flatbuffer
 
 RANDOM_INPUTS = 2000

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import TINY, run_cli
+
 from toolchain import export
 
 pytestmark = pytest.mark.slow

@@ -45,5 +45,5 @@ def test_tiny_teacher_fine_tunes_and_predicts(tiny_teacher):
 
 
 def test_fine_tuned_teacher_is_used_as_is_with_label_order(tmp_path, tiny_teacher_labelled):
-    model, _, order = teacher.load_teacher(str(tiny_teacher_labelled), ["good", "bad"], seed=0)
+    _model, _, order = teacher.load_teacher(str(tiny_teacher_labelled), ["good", "bad"], seed=0)
     assert order == [1, 0]  # task label k -> checkpoint output order[k]

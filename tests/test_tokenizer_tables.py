@@ -10,14 +10,23 @@ import subprocess
 import sys
 
 import pytest
-from tokenizers import pre_tokenizers
-
 from conftest import ROOT
 from test_c_tokenizer import build_driver, c_words
+from tokenizers import pre_tokenizers
+
 from toolchain import tokenizer as tk
 from toolchain.emit.tokenizer_tables import (
-    HIGH_NON_STARTER, LOW_NON_STARTER, PUNCT, SPACE, WORD, code_points, reference_kinds, unicode_source,
-    unicode_tables, vocab_source, vocab_tables,
+    HIGH_NON_STARTER,
+    LOW_NON_STARTER,
+    PUNCT,
+    SPACE,
+    WORD,
+    code_points,
+    reference_kinds,
+    unicode_source,
+    unicode_tables,
+    vocab_source,
+    vocab_tables,
 )
 from toolchain.errors import ToolchainError
 

@@ -57,7 +57,7 @@ class Core:
                        cwd=blob.parent, check=True, capture_output=True)
         return obj
 
-    def unbounded(self) -> "Core":
+    def unbounded(self) -> Core:
         """The same core with room for any image: fit checks measure overflows instead of failing."""
         sizes = {"__flash_size": 1 << 26, "__ram_size": 1 << 26}
         return dataclasses.replace(self, memory=tuple((k, sizes.get(k, v)) for k, v in self.memory))

@@ -37,10 +37,10 @@ C_RANGES = {
 _DEFINE = re.compile(r"^#define\s+(TC_\w+|TEXTCLF_\w+)\s+(-?\d+)\s*(?:/\*.*)?$", re.M)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def c_defines(header: str) -> dict[str, int]:
     """The integer `#define`s of a runtime header (`textclf_kernels.h`, ...)."""
-    text = (runtime_dir() / header).read_text(encoding="utf-8")
+    text = (runtime_dir() / header).read_text(encoding="utf-8").replace("\\\n", " ")
     return {name: int(value) for name, value in _DEFINE.findall(text)}
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from toolchain import flatbuffer, frameworks
 from toolchain.config import ConvertConfig
 from toolchain.errors import ToolchainError
 from toolchain.model_info import fully_integer
-from toolchain import flatbuffer, frameworks
 
 VERSION = "1"
 FORMATS = ("fp32", "fp16", "int8")
@@ -40,7 +40,7 @@ def convert(saved_model: Path, kind: str, calibration: np.ndarray | None = None)
         converter.inference_output_type = tf.int8
     try:
         return converter.convert()
-    except Exception as exc:  # noqa: BLE001 - the converter raises many unrelated types
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ToolchainError(f"TFLite conversion ({kind}) failed: {first}") from None
 
@@ -61,4 +61,4 @@ def produce(config: ConvertConfig, student_dir: Path, teacher_dir: Path, out: Pa
     if not integer:
         raise ToolchainError(f"INT8 model is not fully integer: float tensors {', '.join(floats[:4])}")
     (out / "sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
-    return {"bytes": sizes, "calibration_examples": int(len(calibration))}
+    return {"bytes": sizes, "calibration_examples": len(calibration)}

@@ -91,7 +91,7 @@ def read_hub_dataset(spec: str, text_column: str, label_column: str) -> list[tup
         raise ToolchainError("hf: data needs the `datasets` package (pip install '.[hub]')") from None
     try:
         loaded = datasets.load_dataset(name, config or None)
-    except Exception as exc:  # noqa: BLE001 - any hub/network failure is the user's input problem
+    except Exception as exc:
         raise ToolchainError(f"cannot load dataset {name!r} from the Hugging Face hub: {exc}") from None
     rows = []
     for split_name, split in loaded.items():

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import tokenizer as wordpiece
 from toolchain import frameworks
+from toolchain import tokenizer as wordpiece
 from toolchain.config import ARCHITECTURES, StudentConfig
 from toolchain.data import MASK_TOKEN, read_jsonl
 from toolchain.errors import ToolchainError

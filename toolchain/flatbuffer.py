@@ -68,7 +68,7 @@ def numpy_dtype(tensor_type: int):
     try:
         return NUMPY_DTYPES[tensor_type]
     except KeyError:
-        raise ToolchainError(f"tensor type {tensor_type_name(tensor_type)} is not supported here")
+        raise ToolchainError(f"tensor type {tensor_type_name(tensor_type)} is not supported here") from None
 
 
 def element_bits(tensor_type: int) -> int:

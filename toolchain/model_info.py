@@ -114,7 +114,7 @@ def format_report(report: dict) -> str:
         quant = f" scale={_fmt_quant(t['scale'])} zp={_fmt_quant(t['zero_point'])}" if "scale" in t else ""
         name = t["name"] if len(t["name"]) <= name_width else "..." + t["name"][-(name_width - 3):]
         lines.append(
-            f"  {t['index']:>4} {name:<{name_width}} {t['dtype']:<8} {str(t['shape']):<16} "
+            f"  {t['index']:>4} {name:<{name_width}} {t['dtype']:<8} {t['shape']!s:<16} "
             f"{t['bytes']:>9,} B {kind}{quant}"
         )
     if report["fully_integer"]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from toolchain.atomic import atomic_dir, clean_stale
 

@@ -54,7 +54,7 @@ def _capture_stderr(fn):
         os.dup2(sink.fileno(), 2)
         try:
             result = fn()
-        except Exception as exc:  # noqa: BLE001 - reported to the parent as a value
+        except Exception as exc:
             result = exc
         finally:
             os.dup2(saved, 2)
@@ -110,7 +110,9 @@ class _Prober:
 
 # Lines TFLM logs when the arena is too small (as opposed to a model it cannot run).
 _ARENA_TOO_SMALL = re.compile(r"Failed to allocate (?:tail|head|memory)|Arena size is too small|missing: \d+")
-_UNSUPPORTED = re.compile(r"(?:Failed to get registration from op code|Didn't find op for builtin opcode)\s+'?([A-Z0-9_]+)")
+_UNSUPPORTED = re.compile(
+    r"(?:Failed to get registration from op code|Didn't find op for builtin opcode)\s+'?([A-Z0-9_]+)"
+)
 _NODE_FAILED = re.compile(r"Node (\S+) \(number (\d+)\) failed to (prepare|invoke)")
 
 

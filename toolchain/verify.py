@@ -91,7 +91,7 @@ def produce(config: VerifyConfig, data_dir: Path, student_dir: Path, convert_dir
     float_student = np.load(student_dir / "predictions_test.npy")
     metrics = {
         "labels": labels,
-        "test_examples": int(len(test)),
+        "test_examples": len(test),
         "accuracy_int8_tflm": float((micro.argmax(1) == truth).mean()),
         "accuracy_int8_tflite": float((lite.argmax(1) == truth).mean()),
         "accuracy_float_student": float((float_student.argmax(1) == truth).mean()),

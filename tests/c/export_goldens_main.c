@@ -12,8 +12,8 @@ int main(void)
     if (sentiment_init(&context) != TEXTCLF_OK) return 1;
     for (g = 0; g < SENTIMENT_GOLDEN_COUNT; ++g) {
         textclf_result result;
-        if (sentiment_classify(&context, sentiment_goldens[g].text, sentiment_goldens[g].text_length, &result) !=
-            TEXTCLF_OK) {
+        if (sentiment_classify(&context, sentiment_goldens[g].text,
+                               sentiment_goldens[g].text_length, &result) != TEXTCLF_OK) {
             return 1;
         }
         printf("sentiment");

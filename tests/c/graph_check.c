@@ -22,7 +22,8 @@ int main(void)
 {
     const uint32_t in_bytes = total(model_input_bytes, MODEL_INPUT_COUNT);
     const uint32_t out_bytes = total(model_output_bytes, MODEL_OUTPUT_COUNT);
-    const uint32_t cases = (uint32_t)(_binary_golden_inputs_bin_end - _binary_golden_inputs_bin_start) / in_bytes;
+    const uint32_t cases =
+        (uint32_t)(_binary_golden_inputs_bin_end - _binary_golden_inputs_bin_start) / in_bytes;
     uint32_t c, i, differing = 0;
     for (c = 0; c < cases; ++c) {
         const uint8_t *in = _binary_golden_inputs_bin_start + c * in_bytes;

@@ -20,7 +20,8 @@ int main(void)
             arena[i] = (uint8_t)(noise >> 24);
         }
         for (i = 0; i < MODEL_INPUT_COUNT; ++i) {
-            if (fread(arena + model_input_offsets[i], 1, model_input_bytes[i], stdin) != model_input_bytes[i]) {
+            if (fread(arena + model_input_offsets[i], 1, model_input_bytes[i], stdin) !=
+                model_input_bytes[i]) {
                 free(arena);
                 return 0;
             }

@@ -9,8 +9,8 @@
 
 #include "counter.h"
 
-void spin(uint32_t iterations);  /* a loop of exactly 2 instructions per iteration (asm below) */
-void fault(void);                /* an instruction the core must refuse */
+void spin(uint32_t iterations); /* a loop of exactly 2 instructions per iteration (asm below) */
+void fault(void);               /* an instruction the core must refuse */
 
 static int read_line(char *line, int size)
 {

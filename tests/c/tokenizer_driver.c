@@ -55,9 +55,9 @@ static void write_guarded_ids(const char *text, size_t length, uint32_t sequence
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t span = (length / page + 1) * page;
-    char *memory = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED || mprotect(memory + span, page, PROT_NONE) != 0)
-        exit(3);
+    char *memory =
+        mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED || mprotect(memory + span, page, PROT_NONE) != 0) exit(3);
     memcpy(memory + span - length, text, length);
     write_ids(memory + span - length, length + page, sequence_length);
     munmap(memory, span + page);
@@ -66,12 +66,10 @@ static void write_guarded_ids(const char *text, size_t length, uint32_t sequence
 int main(void)
 {
     uint32_t mode, sequence_length, length;
-    if (!read_exact(&mode, 4) || !read_exact(&sequence_length, 4))
-        return 2;
+    if (!read_exact(&mode, 4) || !read_exact(&sequence_length, 4)) return 2;
     while (read_exact(&length, 4)) {
         char *text = malloc(length); /* exactly the text: the sanitizer build sees any overread */
-        if (length > 0 && (text == NULL || !read_exact(text, length)))
-            return 2;
+        if (length > 0 && (text == NULL || !read_exact(text, length))) return 2;
         if (mode == 0)
             write_words(text, length);
         else if (mode == 1)

@@ -13,7 +13,8 @@ static int print_goldens(const char *name, const textclf_model *model, void *con
     if (textclf_init(model, context) != TEXTCLF_OK) return 1;
     for (g = 0; g < count; ++g) {
         textclf_result result;
-        if (textclf_classify(model, context, goldens[g].text, goldens[g].text_length, &result) != TEXTCLF_OK) {
+        if (textclf_classify(model, context, goldens[g].text, goldens[g].text_length, &result) !=
+            TEXTCLF_OK) {
             return 1;
         }
         printf("%s", name);
@@ -27,7 +28,8 @@ int main(void)
 {
     static sentiment_context sentiment;
     static mood_context mood;
-    int status = print_goldens("sentiment", &sentiment_model, &sentiment, sentiment_goldens, SENTIMENT_GOLDEN_COUNT);
+    int status = print_goldens("sentiment", &sentiment_model, &sentiment, sentiment_goldens,
+                               SENTIMENT_GOLDEN_COUNT);
     status |= print_goldens("mood", &mood_model, &mood, mood_goldens, MOOD_GOLDEN_COUNT);
     return status;
 }

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain import flatbuffer
-from toolchain.emit import memory_plan, ops
 from toolchain.contract import ConstArray, check_range
+from toolchain.emit import memory_plan, ops
 from toolchain.emit.ops.common import C_TYPES, ArrayArg, KernelCall, Node, Options, TensorArg, TensorListArg
 from toolchain.emit.render import render
 from toolchain.errors import ToolchainError

@@ -46,7 +46,9 @@ def quantize_multiplier(real: float, what: str) -> tuple[int, int]:
     if shift < MIN_SHIFT:
         return 0, 0
     if shift > MAX_SHIFT:
-        raise ToolchainError(f"{what}: rescaling factor {real!r} needs a shift of {shift}; at most {MAX_SHIFT} is possible")
+        raise ToolchainError(
+            f"{what}: rescaling factor {real!r} needs a shift of {shift}; at most {MAX_SHIFT} is possible"
+        )
     return fixed, shift
 
 
@@ -69,7 +71,7 @@ def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31
     rescaled = (
         1.0 * ((1 << integer_bits) - 1) * (1 << (total_signed_bits - integer_bits)) / (1 << left_shift)
     )
-    return int(math.floor(rescaled))
+    return math.floor(rescaled)
 
 
 def quantize_value(scale: np.float32, zero_point: int, value: float) -> int:

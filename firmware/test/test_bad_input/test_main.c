@@ -18,15 +18,16 @@ static void classify_ok(uh_context *ctx, const char *text, size_t length, textcl
     classifier_context *context = shared_context();
     uh_check(ctx, context != NULL, __FILE__, __LINE__, "context");
     if (context == NULL) return;
-    uh_check(ctx, classifier_classify(context, text, length, result) == TEXTCLF_OK, __FILE__, __LINE__,
-             "classify failed");
+    uh_check(ctx, classifier_classify(context, text, length, result) == TEXTCLF_OK, __FILE__,
+             __LINE__, "classify failed");
     uh_check(ctx, result->label >= 0 && result->label < CLASSIFIER_NUM_LABELS, __FILE__, __LINE__,
              "label %d out of range", result->label);
     uh_check(ctx, result->token_count >= 2 && result->token_count <= CLASSIFIER_SEQUENCE_LENGTH,
              __FILE__, __LINE__, "token count %d", (int)result->token_count);
 }
 
-static void same_ids(uh_context *ctx, const char *a, size_t a_length, const char *b, size_t b_length)
+static void same_ids(uh_context *ctx, const char *a, size_t a_length, const char *b,
+                     size_t b_length)
 {
     int32_t ids_a[CLASSIFIER_SEQUENCE_LENGTH], ids_b[CLASSIFIER_SEQUENCE_LENGTH];
     tc_tokenize(&classifier_vocab, a, a_length, ids_a, CLASSIFIER_SEQUENCE_LENGTH);

@@ -40,8 +40,10 @@ static void failed_integer_check_prints_64_bit_values(uh_context *ctx)
     /* The numbers are formatted by the harness: newlib-nano's printf (Cortex-M) has no %lld. */
     uh_context scratch;
     memset(&scratch, 0, sizeof(scratch));
-    UH_ASSERT(ctx, uh_check_equal_int(&scratch, INT64_MIN, 4611686014132420609LL, "f.c", 9, "x") == 0);
-    UH_ASSERT_EQ_STR(ctx, "x: expected -9223372036854775808, got 4611686014132420609", scratch.message);
+    UH_ASSERT(ctx,
+              uh_check_equal_int(&scratch, INT64_MIN, 4611686014132420609LL, "f.c", 9, "x") == 0);
+    UH_ASSERT_EQ_STR(ctx, "x: expected -9223372036854775808, got 4611686014132420609",
+                     scratch.message);
     UH_ASSERT(ctx, uh_check_equal_int(&scratch, 0, 0, "f.c", 10, "y") == 1);
 }
 

@@ -7,13 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-class SerialShim {
+class SerialShim
+{
   public:
     void begin(unsigned long baud);
     int available();
     int read();
     void println(const char *text);
-    operator bool() const { return true; }
+    operator bool() const
+    {
+        return true;
+    }
 };
 
 extern SerialShim Serial;

@@ -24,8 +24,8 @@
     do {                                                                                   \
         if (used >= 0 && (size_t)used < size) {                                            \
             int written_ = snprintf(out + used, size - (size_t)used, __VA_ARGS__);         \
-            if (written_ > 0) used = (size_t)(used + written_) < size ? used + written_    \
-                                                                      : (int)size - 1;     \
+            if (written_ > 0)                                                              \
+                used = (size_t)(used + written_) < size ? used + written_ : (int)size - 1; \
         }                                                                                  \
     } while (0)
 
@@ -34,8 +34,8 @@ static int append_escaped(char *out, size_t size, int used, const char *text)
 {
     for (; *text != '\0'; ++text) {
         unsigned char c = (unsigned char)*text;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-            c == '_' || c == '-') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == '-') {
             APPEND("%c", c);
         } else {
             APPEND("%%%02X", (unsigned)c);
@@ -50,8 +50,8 @@ static int handshake(char *out, size_t size)
     int used = 0;
     APPEND("H textclf-protocol=%d model=", APP_PROTOCOL_VERSION);
     used = append_escaped(out, size, used, model->name);
-    APPEND(" sha256=%s backend=%s core=%s clock_hz=%lu", model->model_sha256, model->backend, TEXTCLF_CORE,
-           (unsigned long)TEXTCLF_CLOCK_HZ);
+    APPEND(" sha256=%s backend=%s core=%s clock_hz=%lu", model->model_sha256, model->backend,
+           TEXTCLF_CORE, (unsigned long)TEXTCLF_CLOCK_HZ);
     APPEND(" labels=%ld sequence=%ld unit=%s line_bytes=%d", (long)model->num_labels,
            (long)model->sequence_length, counter_unit(), APP_LINE_BYTES);
     return used;
@@ -102,7 +102,8 @@ static int command(app_state *state, const char *line, size_t length, char *out,
     return error_line(state, APP_ERROR_UNKNOWN_COMMAND, "unknown-command", out, size);
 }
 
-int app_line(app_state *state, const char *line, size_t length, int truncated, char *out, size_t size)
+int app_line(app_state *state, const char *line, size_t length, int truncated, char *out,
+             size_t size)
 {
     const textclf_model *model = &classifier_model;
     textclf_result result;
@@ -130,7 +131,8 @@ int app_line(app_state *state, const char *line, size_t length, int truncated, c
     APPEND("label=%s scores=", textclf_label_name(model, result.label));
     for (k = 0; k < model->num_labels; ++k) {
         long milli = thousandths(scores[k]);
-        APPEND("%s%s:%ld.%03ld", k ? "," : "", textclf_label_name(model, k), milli / 1000, milli % 1000);
+        APPEND("%s%s:%ld.%03ld", k ? "," : "", textclf_label_name(model, k), milli / 1000,
+               milli % 1000);
     }
     for (k = 0; k < model->num_labels; ++k) {
         APPEND("%s%d", k ? "," : " logits=", result.logits[k]);

@@ -48,7 +48,8 @@ int app_boot(const app_state *state, char *out, size_t size);
 
 /* Handles one input line (without its '\n'); `truncated` says bytes past APP_LINE_BYTES were
  * dropped. Writes the reply line into out; returns its length. */
-int app_line(app_state *state, const char *line, size_t length, int truncated, char *out, size_t size);
+int app_line(app_state *state, const char *line, size_t length, int truncated, char *out,
+             size_t size);
 
 #ifdef __cplusplus
 }

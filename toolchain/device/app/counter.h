@@ -16,7 +16,7 @@ extern "C" {
 #endif
 
 void counter_start(void);
-uint32_t counter_read(void);      /* monotonically increasing, in counter_unit() */
+uint32_t counter_read(void); /* monotonically increasing, in counter_unit() */
 uint32_t counter_elapsed(uint32_t since);
 const char *counter_unit(void);
 

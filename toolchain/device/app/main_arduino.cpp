@@ -35,8 +35,10 @@ void setup()
         int c = Serial.read();
         if (c == '\r') continue;
         if (c != '\n') {
-            if (length < APP_LINE_BYTES) line[length++] = (char)c;
-            else truncated = 1;
+            if (length < APP_LINE_BYTES)
+                line[length++] = (char)c;
+            else
+                truncated = 1;
             continue;
         }
         app_line(&state, line, length, truncated, out, sizeof out);

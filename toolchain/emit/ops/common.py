@@ -5,12 +5,12 @@ lowered call (`KernelCall` and its arguments), and the Prepare-time helpers seve
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from toolchain import flatbuffer
-from toolchain.contract import MAX_DIMS, Array, ConstArray, CStruct, Dims, check_range
+from toolchain.contract import MAX_DIMS, ConstArray, CStruct, Dims, check_range
 from toolchain.emit.quantization import activation_range, f32
 from toolchain.errors import ToolchainError
 from toolchain.flatbuffer import TfliteModel, schema

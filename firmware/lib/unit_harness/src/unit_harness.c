@@ -66,7 +66,8 @@ int uh_check(uh_context *ctx, int ok, const char *file, int line, const char *fm
  * that LLONG_MIN is printed too. */
 static const char *format_integer(char out[21], long long value)
 {
-    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    unsigned long long magnitude =
+        value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
     char *p = out + 20;
     *p = '\0';
     do {
@@ -77,8 +78,8 @@ static const char *format_integer(char out[21], long long value)
     return p;
 }
 
-int uh_check_equal_int(uh_context *ctx, long long expected, long long actual, const char *file, int line,
-                       const char *expression)
+int uh_check_equal_int(uh_context *ctx, long long expected, long long actual, const char *file,
+                       int line, const char *expression)
 {
     char expected_text[21], actual_text[21];
     if (expected == actual || ctx->case_failed) return expected == actual;
@@ -103,10 +104,26 @@ static long long read_integer(const void *base, size_t index, size_t size)
 {
     const unsigned char *p = (const unsigned char *)base + index * size;
     switch (size) {
-    case 1: { int8_t v; memcpy(&v, p, 1); return v; }
-    case 2: { int16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { int32_t v; memcpy(&v, p, 4); return v; }
-    default: { int64_t v; memcpy(&v, p, 8); return v; }
+    case 1: {
+        int8_t v;
+        memcpy(&v, p, 1);
+        return v;
+    }
+    case 2: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 4: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    default: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
     }
 }
 

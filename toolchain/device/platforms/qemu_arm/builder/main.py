@@ -15,7 +15,7 @@ env = DefaultEnvironment()
 board = env.BoardConfig()
 platform_dir = env.PioPlatform().get_dir()
 
-cpu_flags = ["-mthumb", "-mcpu=%s" % board.get("build.cpu")] + board.get("build.fpu_flags", [])
+cpu_flags = ["-mthumb", "-mcpu={}".format(board.get("build.cpu"))] + board.get("build.fpu_flags", [])
 
 # The linker script takes the board's memory map as symbols, so one script serves every board and
 # an image too big for the board's flash or RAM is refused at link time.
@@ -53,7 +53,7 @@ env.Append(
     CCFLAGS=cpu_flags + ["-ffunction-sections", "-fdata-sections"],
     CPPDEFINES=[
         "TEXTCLF_QEMU_CORTEX_M",
-        ("TEXTCLF_CORE", '\\"%s\\"' % board.get("build.cpu")),
+        ("TEXTCLF_CORE", '\\"{}\\"'.format(board.get("build.cpu"))),
         ("TEXTCLF_CLOCK_HZ", "%dul" % systick_hz),
         ("TEXTCLF_INSTRUCTIONS_PER_TICK_NUM", "%du" % (1000000000 // ticks_gcd)),
         ("TEXTCLF_INSTRUCTIONS_PER_TICK_DEN", "%du" % (systick_hz // ticks_gcd)),
@@ -64,7 +64,7 @@ env.Append(
         "-Wl,--gc-sections",
         "-Wl,-Map,${BUILD_DIR}/firmware.map",
         "-T", os.path.join(platform_dir, "startup", "cortex_m.ld"),
-    ] + ["-Wl,--defsym=%s=%s" % (name, value) for name, value in memory_map.items() if value is not None],
+    ] + ["-Wl,--defsym={}={}".format(name, value) for name, value in memory_map.items() if value is not None],
     LIBS=["m", "rdimon"],
 )
 # Startup code (vector table, reset handler, fault exit) is part of the platform, like a framework.

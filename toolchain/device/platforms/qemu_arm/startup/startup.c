@@ -44,8 +44,7 @@ void Default_Handler(void)
     _Exit(71);
 }
 
-__attribute__((section(".isr_vector"), used))
-static void (*const vector_table[16])(void) = {
+__attribute__((section(".isr_vector"), used)) static void (*const vector_table[16])(void) = {
     (void (*)(void))(&_estack),
     Reset_Handler,
     Default_Handler, /* NMI */
@@ -53,7 +52,10 @@ static void (*const vector_table[16])(void) = {
     Fault_Handler,   /* MemManage */
     Fault_Handler,   /* BusFault */
     Fault_Handler,   /* UsageFault */
-    0, 0, 0, 0,
+    0,
+    0,
+    0,
+    0,
     Default_Handler, /* SVCall */
     Default_Handler, /* DebugMonitor */
     0,

@@ -16,7 +16,7 @@ board = env.BoardConfig()
 platform_dir = env.PioPlatform().get_dir()
 
 # rv32imc picks picolibc's rv32im multilib (compatible: the library just has no compressed code).
-arch_flags = ["-march=%s" % board.get("build.march"), "-mabi=%s" % board.get("build.mabi")]
+arch_flags = ["-march={}".format(board.get("build.march")), "-mabi={}".format(board.get("build.mabi"))]
 # picolibc.specs gives picolibc's headers, libraries and its linker script picolibc.ld, which takes
 # the memory map as symbols: an image too big for the board's flash or RAM (data + bss + stack)
 # fails to link with "region `flash' overflowed" / "region `ram' overflowed".
@@ -49,15 +49,15 @@ env.Append(
     CCFLAGS=arch_flags + libc_flags + ["-ffunction-sections", "-fdata-sections"],
     CPPDEFINES=[
         "TEXTCLF_QEMU_RISCV",
-        ("TEXTCLF_CORE", '\\"%s\\"' % board.get("build.march")),
-        ("TEXTCLF_CLOCK_HZ", "%sul" % str(board.get("build.f_cpu")).rstrip("L")),
+        ("TEXTCLF_CORE", '\\"{}\\"'.format(board.get("build.march"))),
+        ("TEXTCLF_CLOCK_HZ", "{}ul".format(str(board.get("build.f_cpu")).rstrip("L"))),
     ],
     LINKFLAGS=arch_flags + libc_flags + [
         "-nostartfiles",  # startup/ replaces picolibc's crt0 (see startup.c for why)
         "-Wl,--gc-sections",
         "-Wl,-Map,${BUILD_DIR}/firmware.map",
         "-Tpicolibc.ld",
-    ] + ["-Wl,--defsym=%s=%s" % (name, value) for name, value in memory_map.items()],
+    ] + ["-Wl,--defsym={}={}".format(name, value) for name, value in memory_map.items()],
     LIBS=["m"],
 )
 # Startup code (entry, trap exit, stdio over semihosting, exit through the test device) is part of

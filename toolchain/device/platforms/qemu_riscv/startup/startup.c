@@ -99,9 +99,12 @@ static int console_get(FILE *file)
     return (unsigned char)stream->buffer[stream->next++];
 }
 
-static console_stream console_in = {FDEV_SETUP_STREAM(NULL, console_get, NULL, _FDEV_SETUP_READ), -1, 0, 0, {0}};
-static console_stream console_out = {FDEV_SETUP_STREAM(console_put, NULL, console_flush, _FDEV_SETUP_WRITE), -1, 0, 0, {0}};
-static console_stream console_err = {FDEV_SETUP_STREAM(console_put, NULL, console_flush, _FDEV_SETUP_WRITE), -1, 0, 0, {0}};
+static console_stream console_in = {
+    FDEV_SETUP_STREAM(NULL, console_get, NULL, _FDEV_SETUP_READ), -1, 0, 0, {0}};
+static console_stream console_out = {
+    FDEV_SETUP_STREAM(console_put, NULL, console_flush, _FDEV_SETUP_WRITE), -1, 0, 0, {0}};
+static console_stream console_err = {
+    FDEV_SETUP_STREAM(console_put, NULL, console_flush, _FDEV_SETUP_WRITE), -1, 0, 0, {0}};
 
 /* picolibc's stdio takes the standard streams from these three symbols. */
 FILE *const stdin = &console_in.file;
@@ -129,9 +132,10 @@ FILE *const stderr = &console_err.file;
 #define PMP_LOCK 0x80u
 #define STACK_GUARD_BYTES 256u
 
-#define CSR_WRITE(csr, value) \
+#define CSR_WRITE(csr, value)                                                                   \
     __asm__ volatile(".option push\n\t.option arch, +zicsr\n\tcsrw " #csr ", %0\n\t.option pop" \
-                     : : "r"(value))
+                     :                                                                          \
+                     : "r"(value))
 
 static void protect_memory(void)
 {
@@ -145,9 +149,9 @@ static void protect_memory(void)
     CSR_WRITE(pmpaddr3, (flash + (uint32_t)(uintptr_t)__flash_size) >> 2);
     CSR_WRITE(pmpaddr4, ram >> 2);
     CSR_WRITE(pmpaddr5, (ram + (uint32_t)(uintptr_t)__ram_size) >> 2);
-    uint32_t config0 = (PMP_TOR | PMP_LOCK) << 8 |                          /* 1: guard, no access */
-                       (PMP_TOR | PMP_LOCK | PMP_R | PMP_X) << 24;           /* 3: flash */
-    uint32_t config1 = (PMP_TOR | PMP_LOCK | PMP_R | PMP_W) << 8;            /* 5: RAM */
+    uint32_t config0 = (PMP_TOR | PMP_LOCK) << 8 |                 /* 1: guard, no access */
+                       (PMP_TOR | PMP_LOCK | PMP_R | PMP_X) << 24; /* 3: flash */
+    uint32_t config1 = (PMP_TOR | PMP_LOCK | PMP_R | PMP_W) << 8;  /* 5: RAM */
     CSR_WRITE(pmpcfg1, config1);
     CSR_WRITE(pmpcfg0, config0);
 }
@@ -197,7 +201,8 @@ int kill(int pid, int signal)
 static char *append_hex(char *out, const char *label, uint32_t value)
 {
     while (*label) *out++ = *label++;
-    for (int shift = 28; shift >= 0; shift -= 4) *out++ = "0123456789abcdef"[(value >> shift) & 0xFu];
+    for (int shift = 28; shift >= 0; shift -= 4)
+        *out++ = "0123456789abcdef"[(value >> shift) & 0xFu];
     return out;
 }
 
