@@ -20,20 +20,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from toolchain import tflm  # noqa: E402
+from benchmarks.results import write_results  # noqa: E402
+from toolchain import cbuild, tflm  # noqa: E402
 
-LIB = ROOT / "firmware" / "lib"
+RUNTIME = ROOT / "firmware" / "lib" / "textclf" / "src"
+MODEL_SRC = ROOT / "firmware" / "models" / "default" / "classifier" / "src"
 MODEL = ROOT / "models" / "default"
 
 
 def compiled_backend(repeats: int) -> tuple[float, float]:
-    work = ROOT / "build" / "benchmarks"
-    work.mkdir(parents=True, exist_ok=True)
-    sources = sorted((LIB / "textclf" / "src").rglob("*.c")) + sorted((LIB / "textclf_model" / "src").glob("*.c"))
-    binary = work / "host_bench"
-    subprocess.run(["gcc", "-std=c99", "-O2", "-I", str(LIB / "textclf" / "src"), "-I",
-                    str(LIB / "textclf_model" / "src"), *map(str, sources),
-                    str(ROOT / "benchmarks" / "host_bench.c"), "-o", str(binary), "-lm"], check=True)
+    build = cbuild.Build(include_dirs=[RUNTIME, MODEL_SRC])
+    sources = cbuild.c_sources(RUNTIME, MODEL_SRC, ROOT / "benchmarks" / "host_bench.c")
+    binary = build.program(sources, ROOT / "build" / "benchmarks" / "host_bench")
     out = subprocess.run([str(binary), str(repeats)], capture_output=True, text=True, check=True).stdout
     invoke_ns, classify_ns, _ = out.split()
     return float(invoke_ns), float(classify_ns)
@@ -56,11 +54,10 @@ def tflm_interpreter(repeats: int) -> float:
 
 
 def plan_bytes() -> int:
-    header = (LIB / "textclf_model" / "src" / "tc_model_graph.h").read_text()
-    for line in header.splitlines():
-        if line.startswith("#define TC_MODEL_ARENA_BYTES"):
-            return int(line.split()[2].rstrip("uU"))
-    raise SystemExit("tc_model_graph.h has no TC_MODEL_ARENA_BYTES")
+    """The compiled graph's arena, as the compiler plans it (not scraped from generated C)."""
+    from toolchain import emit
+
+    return emit.model_library(emit.read_model_dir(MODEL), "classifier").graph.arena_bytes
 
 
 def main() -> int:
@@ -76,6 +73,9 @@ def main() -> int:
     print(f"{'compiled backend, invoke':<34}{invoke_ns / 1000:>13.1f} us{plan:>14,} B")
     print(f"{'compiled backend, tokenize+invoke':<34}{classify_ns / 1000:>13.1f} us")
     print(f"speed-up (invoke): {tflm_ns / invoke_ns:.1f}x; memory: {plan / arena:.2f} x TFLM's arena")
+    write_results("host_speed", {"tflm_invoke_us": round(tflm_ns / 1000, 1), "compiled_invoke_us": round(invoke_ns / 1000, 1),
+                                 "compiled_classify_us": round(classify_ns / 1000, 1), "tflm_arena_bytes": arena,
+                                 "compiled_arena_bytes": plan, "speedup": round(tflm_ns / invoke_ns, 2)})
     return 0
 
 

@@ -27,7 +27,7 @@ from toolchain import platformio  # noqa: E402
 
 
 def measure(env: str, texts: list[str]) -> list[dict]:
-    result = platformio.run_pio("run", "-e", env)
+    result = platformio.run_pio("run", "-e", env, project_dir=ROOT)
     if result.returncode != 0:
         raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
     launcher = ROOT / ".pio" / "build" / env / "program"

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from toolchain import build  # noqa: E402
+from toolchain import pipeline  # noqa: E402
 from toolchain.config import load_config  # noqa: E402
 
 CANDIDATES = {
@@ -48,8 +48,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="override student epochs")
     args = parser.parse_args()
     base = load_config(None)
-    build.run_until(base, "teacher")
-    shared = build.stage_dirs(base)
+    pipeline.run_until(base, "teacher")
+    shared = pipeline.stage_dirs(base)
     names = args.only.split(",") if args.only else list(CANDIDATES)
     rows = []
     for name in names:
@@ -58,9 +58,9 @@ def main() -> int:
             student.epochs = args.epochs
         config = dataclasses.replace(base, student=student)
         work = ROOT / "build" / "benchmarks" / "candidates" / name
-        dirs = {**shared, "student": work / "student", "convert": work / "convert", "verify": work / "verify"}
-        outcomes = build.run_until(config, "verify", dirs, first="distill")
-        student_metrics = json.loads((dirs["student"] / "metrics.json").read_text())
+        dirs = {**shared, "distill": work / "distill", "convert": work / "convert", "verify": work / "verify"}
+        outcomes = pipeline.run_until(config, "verify", dirs, first="distill")
+        student_metrics = json.loads((dirs["distill"] / "metrics.json").read_text())
         verify_metrics = json.loads((dirs["verify"] / "metrics.json").read_text())
         rows.append({
             "name": name,
