@@ -206,6 +206,22 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    from toolchain import validate
+
+    validate.BOOT_TIMEOUT_S = validate.LINE_TIMEOUT_S = args.timeout
+    project = _project_dir(args)
+    model_dir = Path(args.model)
+    report = validate.validate(
+        model_dir, env=args.env, port=args.port, baud=args.baud, data=Path(args.data) if args.data else None,
+        limit=args.limit, work=project / "build" / "validate" / model_dir.resolve().name,
+    )
+    print(validate.format_report(report))
+    for path in validate.write_report(model_dir, report):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="textclf",
@@ -247,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip compiling the export on this machine and replaying the goldens")
     export.add_argument("--check", action="store_true", help="only compare with the files in --out; exit 1 if any differs")
     export.set_defaults(run=_cmd_export)
+
+    validate = commands.add_parser("validate", help="run a model on the device itself over a test split and "
+                                      "compare with TFLite Micro on the workstation")
+    validate.add_argument("--model", default="models/default", help="model directory (default: models/default)")
+    validate.add_argument("--env", help="build and run the firmware for this offline env (native, qemu_m4, ...)")
+    validate.add_argument("--port", help="a board running the textclf firmware, on this serial port")
+    validate.add_argument("--baud", type=int, default=115200, help="serial speed (default 115200)")
+    validate.add_argument("--data", help="texts and labels (.csv/.tsv/.jsonl; default: the build's test split)")
+    validate.add_argument("--limit", type=int, help="only the first N texts")
+    validate.add_argument("--timeout", type=_finite_float, default=120.0,
+                          help="seconds to wait for the device's handshake and for each reply (default 120)")
+    validate.set_defaults(run=_cmd_validate)
 
     targets = commands.add_parser("targets", help="the boards a model can be checked against, with their budgets")
     targets.add_argument("--json", action="store_true")

@@ -44,7 +44,7 @@ static int append_escaped(char *out, size_t size, int used, const char *text)
     return used;
 }
 
-static int handshake(char *out, size_t size)
+static int handshake(const app_state *state, char *out, size_t size)
 {
     const textclf_model *model = &classifier_model;
     int used = 0;
@@ -52,6 +52,7 @@ static int handshake(char *out, size_t size)
     used = append_escaped(out, size, used, model->name);
     APPEND(" sha256=%s backend=%s core=%s clock_hz=%lu", model->model_sha256, model->backend,
            TEXTCLF_CORE, (unsigned long)TEXTCLF_CLOCK_HZ);
+    APPEND(" mode=%s", state->protocol ? "protocol" : "human");
     APPEND(" labels=%ld sequence=%ld unit=%s line_bytes=%d", (long)model->num_labels,
            (long)model->sequence_length, counter_unit(), APP_LINE_BYTES);
     return used;
@@ -60,9 +61,8 @@ static int handshake(char *out, size_t size)
 int app_boot(const app_state *state, char *out, size_t size)
 {
     const textclf_model *model = &classifier_model;
-    int used = handshake(out, size);
+    int used = handshake(state, out, size);
     int k;
-    (void)state;
     APPEND("\ntextclf ready: model=%s backend=%s labels=", model->name, model->backend);
     for (k = 0; k < model->num_labels; ++k) {
         APPEND("%s%s", k ? "," : "", textclf_label_name(model, k));
@@ -87,11 +87,27 @@ static int error_line(const app_state *state, int code, const char *reason, char
     return used;
 }
 
+/* CRC-32 (IEEE 802.3, as zlib.crc32) of the token ids as little-endian int32 bytes: lets the
+ * workstation check the device's ids against the Python tokenizer's without sending them all. */
+static uint32_t ids_crc32(const int32_t *ids, int32_t count)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    int32_t i;
+    int byte, bit;
+    for (i = 0; i < count; ++i) {
+        for (byte = 0; byte < 4; ++byte) {
+            crc ^= ((uint32_t)ids[i] >> (8 * byte)) & 0xFFu;
+            for (bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}
+
 static int command(app_state *state, const char *line, size_t length, char *out, size_t size)
 {
     if (length == 9 && memcmp(line + 1, "protocol", 8) == 0) {
         state->protocol = 1;
-        return handshake(out, size);
+        return handshake(state, out, size);
     }
     if (length == 6 && memcmp(line + 1, "human", 5) == 0) {
         state->protocol = 0;
@@ -121,10 +137,14 @@ int app_line(app_state *state, const char *line, size_t length, int truncated, c
     }
     cost = counter_elapsed(start);
     if (state->protocol) {
+        /* The ids again, outside the timed call: the graph may reuse its input's memory. */
+        static int32_t ids[CLASSIFIER_SEQUENCE_LENGTH];
+        tc_tokenize(model->vocab, line, length, ids, CLASSIFIER_SEQUENCE_LENGTH);
         APPEND("R %ld %ld %lu", (long)result.label, (long)result.token_count, (unsigned long)cost);
         for (k = 0; k < model->num_labels; ++k) {
             APPEND("%c%d", k ? ',' : ' ', result.logits[k]);
         }
+        APPEND(" %08lx", (unsigned long)ids_crc32(ids, CLASSIFIER_SEQUENCE_LENGTH));
         return used;
     }
     textclf_scores(model, &result, scores);

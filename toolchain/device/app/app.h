@@ -5,9 +5,10 @@
  *       instructions=51240` per line, for a person at a terminal;
  *   protocol (after the command line "\x01protocol"): machine-readable lines for `textclf validate`
  *       (README, "Serial protocol"):
- *       H textclf-protocol=1 model=<name> sha256=<hex> backend=<b> core=<c> clock_hz=<n> labels=<k>
- *         sequence=<n> unit=<instructions|us> line_bytes=<n>     (handshake: at boot and on switching)
- *       R <label> <tokens> <cost> <logit>,<logit>,...            (one per input line)
+ *       H textclf-protocol=1 model=<name> sha256=<hex> backend=<b> core=<c> clock_hz=<n>
+ *         mode=<human|protocol> labels=<k> sequence=<n> unit=<instructions|us> line_bytes=<n>
+ *                                                              (handshake: at boot and on switching)
+ *       R <label> <tokens> <cost> <logit>,<logit>,... <ids crc32>  (one per input line)
  *       E <code> <reason>                                        (a line that gets no result)
  * "\x01human" switches back. The model is the firmware's model library, exported with the prefix
  * `classifier`. */
