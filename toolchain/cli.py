@@ -57,6 +57,8 @@ CONFIG_FLAGS = (
     ("--hidden-dim", "student.hidden_dim", int, "student hidden width"),
     ("--epochs", "student.epochs", int, "student epochs, phase 1 (projected teacher embeddings)"),
     ("--finetune-epochs", "student.finetune_epochs", int, "student epochs, phase 2 (fine-tuning)"),
+    ("--embedding-bits", "student.embedding_bits", int, "store the embedding in 1-7-bit LUT form (0: int8)"),
+    ("--embedding-lut", "student.embedding_lut", str, "LUT levels per_tensor or per_channel (per column)"),
     ("--golden-count", "verify.golden_count", int, "test sentences saved as golden vectors"),
 )
 
@@ -206,6 +208,26 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _cmd_search(args) -> int:
+    from toolchain import search, targets
+
+    config = _config_from_args(args)
+    target = targets.target(args.target)
+    for what, value in (("--max-flash", args.max_flash), ("--max-ram", args.max_ram),
+                        ("--max-instructions", args.max_instructions)):
+        if value is not None and value < 1:
+            raise ToolchainError(f"{what} must be a positive number")
+    if args.candidates < 1:
+        raise ToolchainError("--candidates must be at least 1")
+    _check_writable(config)
+    result = search.run(config, target, args.candidates, args.max_flash, args.max_ram, args.max_instructions)
+    print(search.format_table(result))
+    for path in search.write_report(config, result):
+        print(f"wrote {path}")
+    print(f"published {result['best']} as {search.publish(config, result)}")
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from toolchain import validate
 
@@ -263,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip compiling the export on this machine and replaying the goldens")
     export.add_argument("--check", action="store_true", help="only compare with the files in --out; exit 1 if any differs")
     export.set_defaults(run=_cmd_export)
+
+    search = commands.add_parser("search", help="train the students a target can hold and publish the most accurate")
+    _add_config_flags(search)
+    search.add_argument("--target", required=True, help="the board (see `textclf targets`)")
+    search.add_argument("--max-flash", type=int, help="flash budget in bytes (default: the target's)")
+    search.add_argument("--max-ram", type=int, help="RAM budget in bytes (default: the target's)")
+    search.add_argument("--max-instructions", type=int, help="mean instructions per sentence at most")
+    search.add_argument("--candidates", type=int, default=12, help="how many candidates to measure (default 12)")
+    search.set_defaults(run=_cmd_search)
 
     validate = commands.add_parser("validate", help="run a model on the device itself over a test split and "
                                       "compare with TFLite Micro on the workstation")

@@ -71,6 +71,12 @@ class StudentConfig:
     temperature: float = 2.0
     # loss = distill_weight * T^2 * KL(teacher_T || student_T) + (1 - distill_weight) * CE(labels)
     distill_weight: float = 0.7
+    # Phase 3 (when embedding_bits > 0): the embedding table clustered to 2^bits levels, per table
+    # or per column ("per_tensor" / "per_channel"), fine-tuned with the levels tied, then stored in
+    # TFLite Micro's LUT-compressed format (bits-bit indices + a value table).
+    embedding_bits: int = 0
+    embedding_lut: str = "per_tensor"
+    cluster_epochs: int = 2
 
 
 @dataclass
@@ -241,6 +247,11 @@ def validate(config: BuildConfig) -> None:
     number("student.batch_size", s.batch_size, 1, 4096, integer=True)
     number("student.temperature", s.temperature, 0.01, 100.0)
     number("student.distill_weight", s.distill_weight, 0.0, 1.0)
+    if s.embedding_bits != 0:
+        number("student.embedding_bits", s.embedding_bits, 1, 7, integer=True)
+    if s.embedding_lut not in ("per_tensor", "per_channel"):
+        raise bad("student.embedding_lut", f"{s.embedding_lut!r} is not 'per_tensor' or 'per_channel'")
+    number("student.cluster_epochs", s.cluster_epochs, 0, 1000, integer=True)
     if s.architecture == "transformer" and s.embedding_dim % 2:
         raise bad("student.embedding_dim", "must be even for the transformer (2 attention heads)")
     number("convert.calibration_examples", config.convert.calibration_examples, 1, 100_000, integer=True)

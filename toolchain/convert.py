@@ -16,7 +16,7 @@ from toolchain.config import ConvertConfig
 from toolchain.errors import ToolchainError
 from toolchain.model_info import fully_integer
 
-VERSION = "1"
+VERSION = "2"
 FORMATS = ("fp32", "fp16", "int8")
 
 
@@ -45,8 +45,28 @@ def convert(saved_model: Path, kind: str, calibration: np.ndarray | None = None)
         raise ToolchainError(f"TFLite conversion ({kind}) failed: {first}") from None
 
 
+def embedding_tensor(model: flatbuffer.TfliteModel) -> int:
+    """The constant table the token ids GATHER from (the embedding)."""
+    for op in model.subgraph.operators or []:
+        if flatbuffer.op_name(model.model, op) == "GATHER" and model.buffer_data(model.subgraph.tensors[op.inputs[0]]):
+            return int(op.inputs[0])
+    raise ToolchainError("the INT8 model has no embedding table (a GATHER of a constant)")
+
+
+def compress_embedding(model_bytes: bytes, bits: int, lut: str) -> bytes:
+    """The embedding table in TFLite Micro's LUT-compressed form (its own compression module):
+    `bits`-bit indices into value tables per column ("per_channel") or one for the table. The
+    clustered training left at most 2^bits values per table or column."""
+    from toolchain import compression
+
+    model = flatbuffer.parse_model(model_bytes, "student_int8.tflite")
+    spec = compression.TensorSpec(tensor=embedding_tensor(model), bits=bits, axis=1 if lut == "per_channel" else None)
+    return compression.compress_model(model_bytes, [spec])
+
+
 def produce(config: ConvertConfig, student_dir: Path, teacher_dir: Path, out: Path) -> dict:
     saved_model = student_dir / "saved_model"
+    student = json.loads((student_dir / "metrics.json").read_text())
     calibration = np.load(student_dir / "calibration_ids.npy")[: config.calibration_examples]
     sizes = {
         "teacher_checkpoint": directory_bytes(teacher_dir / "model"),
@@ -54,6 +74,9 @@ def produce(config: ConvertConfig, student_dir: Path, teacher_dir: Path, out: Pa
     }
     for kind in FORMATS:
         data = convert(saved_model, kind, calibration if kind == "int8" else None)
+        if kind == "int8" and student.get("embedding_bits"):
+            sizes["int8_uncompressed"] = len(data)
+            data = compress_embedding(data, student["embedding_bits"], student["embedding_lut"])
         (out / f"student_{kind}.tflite").write_bytes(data)
         sizes[kind] = len(data)
     int8 = flatbuffer.parse_model((out / "student_int8.tflite").read_bytes(), "student_int8.tflite")

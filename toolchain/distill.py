@@ -33,7 +33,7 @@ from toolchain.data import MASK_TOKEN, read_jsonl
 from toolchain.errors import ToolchainError
 from toolchain.progress import progress
 
-VERSION = "4"
+VERSION = "5"
 CALIBRATION_IDS = 2000
 
 
@@ -157,7 +157,67 @@ def build_models(config: StudentConfig, num_labels: int, table: np.ndarray, seed
     projected = keras.Model(ids, trunk(projection(teacher_table(ids))), name="student_projected")
     embedding = keras.layers.Embedding(V, D, name="embedding", embeddings_constraint=_zero_pad_row())
     deployable = keras.Model(ids, trunk(embedding(ids)), name=f"student_{config.architecture}")
-    return projected, deployable, projection, embedding
+    return projected, deployable, projection, embedding, trunk
+
+
+def cluster_levels(values: np.ndarray, levels: int, iterations: int = 30) -> np.ndarray:
+    """`levels` sorted centroids for 1-D data by Lloyd's k-means, one of them pinned at exactly
+    0.0: the [PAD] row (zero) must stay a level, so padding still adds nothing to pooling and still
+    quantizes to the zero point. Initialised at quantiles (deterministic)."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    free = np.quantile(values, (np.arange(levels - 1) + 0.5) / max(levels - 1, 1))
+    for _ in range(iterations):
+        centroids = np.concatenate([[0.0], free])  # index 0: the pinned level
+        nearest = np.abs(values[:, None] - centroids[None, :]).argmin(axis=1)
+        for j in range(1, levels):
+            members = values[nearest == j]
+            if members.size:
+                free[j - 1] = members.mean()
+    return np.sort(np.concatenate([[0.0], free])).astype(np.float32)
+
+
+def cluster_table(table: np.ndarray, bits: int, per_column: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(centroids [columns or 1, 2^bits], assignments [V, D]) of an embedding table: every value
+    replaced by its nearest level, per column (one set of levels per embedding dimension) or for
+    the whole table."""
+    levels = 1 << bits
+    columns = [table[:, d] for d in range(table.shape[1])] if per_column else [table.reshape(-1)]
+    centroids = np.stack([cluster_levels(column, levels) for column in columns])
+    if per_column:
+        assignments = np.stack([np.abs(table[:, d, None] - centroids[d][None, :]).argmin(axis=1)
+                                for d in range(table.shape[1])], axis=1)
+    else:
+        assignments = np.abs(table[..., None] - centroids[0][None, None, :]).argmin(axis=-1)
+    return centroids, assignments.astype(np.int32)
+
+
+def _tied_embedding(centroids: np.ndarray, assignments: np.ndarray):
+    """An embedding whose table is centroids[assignment]: the assignments fixed, the centroids
+    trained (tied: every value of a cluster moves together), the pinned 0.0 level frozen."""
+    keras = frameworks.keras()
+    import tensorflow as tf
+
+    columns, levels = centroids.shape
+    per_column = columns > 1
+    width = assignments.shape[1]
+    # Flat index into the [columns * levels] centroid vector for every table entry.
+    column_of = np.arange(width)[None, :] if per_column else np.zeros((1, width), np.int64)
+    flat = (column_of * levels + assignments).astype(np.int32)
+    zero = np.abs(centroids) == 0.0
+
+    class TiedCentroidEmbedding(keras.layers.Layer):
+        def build(self, input_shape):
+            self.free = self.add_weight("centroids", centroids.shape, initializer=keras.initializers.Constant(
+                centroids), trainable=True)
+            self.keep = tf.constant((~zero).astype(np.float32))
+
+        def table(self):
+            return tf.gather(tf.reshape(self.free * self.keep, [-1]), flat)
+
+        def call(self, ids):
+            return tf.gather(self.table(), ids)
+
+    return TiedCentroidEmbedding(name="tied_embedding")
 
 
 def distillation_loss(num_labels: int, temperature: float, distill_weight: float):
@@ -263,7 +323,7 @@ def produce(config: StudentConfig, seed: int, data_dir: Path, teacher_dir: Path,
                           np.load(teacher_dir / "token_counts.npy"),
                           np.load(teacher_dir / "token_embeddings.npy").astype(np.float32))
     sized = StudentConfig(**{**config.__dict__, "vocab_size": len(vocab)})
-    projected, deployable, projection, embedding = build_models(sized, k, table, seed)
+    projected, deployable, projection, embedding, trunk = build_models(sized, k, table, seed)
 
     x = np.concatenate([ids["train"], ids["transfer"]])
     y = np.concatenate([_targets(logits["train"], truth["train"], k), _targets(logits["transfer"], None, k)])
@@ -276,6 +336,20 @@ def produce(config: StudentConfig, seed: int, data_dir: Path, teacher_dir: Path,
     embedding.set_weights([baked])
     phase2 = _fit(deployable, x, y, validation, config.finetune_epochs, config.finetune_learning_rate, config, k,
                   "student: fine-tune")
+    phase3 = []
+    if config.embedding_bits:
+        # Clustering-aware: the table becomes 2^bits shared levels (per column or per table), then
+        # the levels are fine-tuned with their members tied; after INT8 conversion the table holds
+        # at most 2^bits distinct values per column (or in all), as LUT compression needs.
+        keras = frameworks.keras()
+        centroids, assignments = cluster_table(embedding.get_weights()[0], config.embedding_bits,
+                                               config.embedding_lut == "per_channel")
+        tied = _tied_embedding(centroids, assignments)
+        ids_in = keras.Input((config.sequence_length,), dtype="int32", name="ids")
+        clustered = keras.Model(ids_in, trunk(tied(ids_in)), name="student_clustered")
+        phase3 = _fit(clustered, x, y, validation, config.cluster_epochs, config.finetune_learning_rate, config, k,
+                      "student: clustered")
+        embedding.set_weights([tied.table().numpy()])
 
     predictions = {name: deployable.predict(ids[name], batch_size=256, verbose=0) for name in ("validation", "test")}
     accuracy = {name: float((p.argmax(1) == truth[name]).mean()) for name, p in predictions.items()}
@@ -297,7 +371,9 @@ def produce(config: StudentConfig, seed: int, data_dir: Path, teacher_dir: Path,
         "parameters": int(deployable.count_params()),
         "accuracy": accuracy,
         "teacher_agreement": agreement,
-        "validation_accuracy_per_epoch": {"projection": phase1, "fine_tune": phase2},
+        "validation_accuracy_per_epoch": {"projection": phase1, "fine_tune": phase2, "clustered": phase3},
+        "embedding_bits": config.embedding_bits,
+        "embedding_lut": config.embedding_lut if config.embedding_bits else None,
         "labels": labels,
     }
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -226,6 +226,8 @@ def read_model_dir(path: Path) -> ModelDir:
 
     sequence_length = config["sequence_length"]
     goldens = _goldens(goldens_raw["vectors"], path / "goldens.json", len(vocab), sequence_length, len(labels))
+    if not goldens:
+        raise ToolchainError(f"{path / 'goldens.json'}: no vectors (an export checks itself against them)")
     ids = wordpiece.encode(wordpiece.load(path), [g.text for g in goldens]) if goldens else np.zeros((0,))
     for golden, row in zip(goldens, ids):
         if tuple(int(i) for i in row) != golden.ids:
@@ -316,8 +318,10 @@ def model_library(model: ModelDir, prefix: str, backend: str = "compiled",
     files = {
         f"{prefix}.h": render("model.h.j2", source, **context),
         f"{prefix}_vocab.c": tokenizer_tables.vocab_source(model.vocab, prefix, f"{model.name}/vocab.txt"),
-        f"{prefix}_goldens.c": render("goldens.c.j2", f"{model.name}/goldens.json", prefix=prefix, vectors=vectors),
     }
+    if vectors:
+        files[f"{prefix}_goldens.c"] = render("goldens.c.j2", f"{model.name}/goldens.json", prefix=prefix,
+                                              vectors=vectors)
     if backend == "compiled":
         files.update(graph.render(prefix, source))
         files[f"{prefix}_model.c"] = render("model.c.j2", source, **context)
