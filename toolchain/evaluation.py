@@ -72,7 +72,7 @@ def format_classification(figures: dict) -> list[str]:
     """Lines of a per-class table (for the terminal and for report.md)."""
     lines = ["| class | precision | recall | F1 | support |", "| --- | --- | --- | --- | --- |"]
     for label, row in figures["per_class"].items():
-        lines.append(f"| {label} | {100 * row['precision']:.1f}% | {100 * row['recall']:.1f}% | "
+        lines.append(f"| {label.replace('|', '/')} | {100 * row['precision']:.1f}% | {100 * row['recall']:.1f}% | "
                      f"{100 * row['f1']:.1f}% | {row['support']} |")
     lines.append(f"| **macro** | | | **{100 * figures['macro_f1']:.1f}%** | {figures['examples']} |")
     return lines

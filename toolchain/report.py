@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from toolchain import evaluation
 from toolchain.stages import read_stamp
 
-VERSION = "2"
+VERSION = "3"
 COPIED = {
     "distill": ("vocab.txt", "tokenizer.json"),
     "convert": ("student_fp32.tflite", "student_fp16.tflite", "student_int8.tflite"),
@@ -132,6 +133,10 @@ def _markdown(m: dict) -> str:
         "## Confusion matrix (INT8 on TFLite Micro)",
         "",
         "![confusion](plots/confusion.png)",
+        "",
+        "## Per class (INT8 on TFLite Micro, test split)",
+        "",
+        *evaluation.format_classification(m["verify"]["classification_tflm"]),
         "",
         "## Stage times (the run that produced each stage)",
         "",

@@ -234,7 +234,7 @@ def _train(config: BuildConfig, candidate: Candidate) -> dict:
     dirs = {**shared, "distill": work / "distill", "convert": work / "convert", "verify": work / "verify"}
     pipeline.run_until(candidate_config, "verify", dirs, first="distill")
     verify = json.loads((dirs["verify"] / "metrics.json").read_text())
-    return {"accuracy": verify["accuracy_int8_tflm"], "macro_f1": verify.get("macro_f1"),
+    return {"accuracy": verify["accuracy_int8_tflm"], "macro_f1": verify["classification_tflm"]["macro_f1"],
             "accuracy_float": verify["accuracy_float_student"], "dirs": {k: str(v) for k, v in dirs.items()}}
 
 

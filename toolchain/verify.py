@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import flatbuffer, frameworks, model_info, tflm
+from toolchain import evaluation, flatbuffer, frameworks, model_info, tflm
 from toolchain import tokenizer as wordpiece
 from toolchain.config import VerifyConfig
 from toolchain.data import read_jsonl
 from toolchain.progress import progress
 
-VERSION = "1"
+VERSION = "2"
 
 # Sentences the firmware must handle exactly like the workstation, beyond the test split.
 EDGE_SENTENCES = (
@@ -101,7 +101,9 @@ def produce(config: VerifyConfig, data_dir: Path, student_dir: Path, convert_dir
         "int8_bytes": len(model_bytes),
         "output_scale": output["scale"],
         "output_zero_point": output["zero_point"],
-        "confusion_tflm": confusion(truth, micro.argmax(1), len(labels)).tolist(),
+        "confusion_tflm": evaluation.confusion(truth, micro.argmax(1), len(labels)).tolist(),
+        "classification_tflm": {k: v for k, v in evaluation.classification(truth, micro.argmax(1), labels).items()
+                                if k != "confusion"},
     }
     np.save(out / "tflm_test_logits.npy", micro)
     np.save(out / "tflite_test_logits.npy", lite)
@@ -127,9 +129,3 @@ def produce(config: VerifyConfig, data_dir: Path, student_dir: Path, convert_dir
     (out / "goldens.json").write_text(json.dumps(goldens, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return {k: v for k, v in metrics.items() if k != "confusion_tflm"}
-
-
-def confusion(truth: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
-    matrix = np.zeros((k, k), dtype=int)
-    np.add.at(matrix, (truth, predicted), 1)
-    return matrix
