@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import write_results  # noqa: E402
 from toolchain import cbuild  # noqa: E402
 
 RUNTIME = ROOT / "firmware" / "lib" / "textclf" / "src"
@@ -77,6 +78,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
     report = fuzz(args.seconds, args.jobs)
+    write_results("fuzz", {k: report[k] for k in ("seconds", "executions", "executions_per_second",
+                                                  "coverage_edges", "crashes")})
     print(f"fuzzed {report['seconds']} s: {report['executions']:,} executions "
           f"({report['executions_per_second']:,}/s), {report['coverage_edges']} coverage edges, "
           f"{report['crashes']} crashes")

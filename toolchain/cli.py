@@ -121,6 +121,8 @@ def _cmd_build(args) -> int:
 
         target = targets.target(args.target)
     _check_writable(config)
+    if target is not None:
+        _preflight(config, target)
     outcomes, seconds = pipeline.build(config)
     _print_outcomes(outcomes)
     print(f"build '{config.name}' finished in {seconds / 60:.1f} min; model in {config.model_dir}")
@@ -129,6 +131,26 @@ def _cmd_build(args) -> int:
     print(f"to put it on a device: textclf export --model {config.model_dir} --format platformio --out lib/"
           + (f" --target {target.name}" if target else ""))
     return 0
+
+
+def _preflight(config, target) -> None:
+    """Before the student is trained: an untrained student of the configured shape, measured on the
+    target (after the data and teacher stages, which the shape's vocabulary needs)."""
+    from toolchain import pipeline, search, targets
+    from toolchain import tokenizer as wordpiece
+    from toolchain.data import read_jsonl
+
+    _print_outcomes(pipeline.run_until(config, "teacher"))
+    dirs = pipeline.stage_dirs(config)
+    texts = {name: [r["text"] for r in read_jsonl(dirs["data"] / f"{name}.jsonl")]
+             for name in ("train", "validation", "transfer")}
+    texts["counting"] = [t.replace("[MASK]", " ") for t in texts["train"] + texts["transfer"]]
+    s = config.student
+    candidate = search.Candidate(s.architecture, s.vocab_size, s.embedding_dim, s.hidden_dim, s.embedding_bits)
+    measured = search.footprint(config, candidate, target, dirs,
+                                wordpiece.read_vocab_file(dirs["teacher"] / "vocab.txt"), texts)
+    print(targets.format_fit(measured.fit))
+    targets.require_fit(measured.fit)
 
 
 def _fit_of(model_dir: Path, target):
