@@ -2,7 +2,7 @@
 
 Two uses:
 - `TflmInterpreter` runs a known-good model in this process (verification, goldens).
-- `check_model` / `measure_arena` try a model in a child process, because TFLM can crash the
+- `measure_arena` tries a model in a child process, because TFLM can crash the
   process (segfault) on arenas too small for its own bookkeeping and on malformed models.
   The arena search keeps one worker process and replaces it after a crash.
 """
@@ -128,12 +128,6 @@ def describe_failure(messages: str) -> str:
         return "TFLite Micro crashed while loading the model"
     last = [line for line in messages.splitlines() if line.strip()]
     return "TFLite Micro rejected the model: " + (last[-1] if last else "no message")
-
-
-def check_model(model_bytes: bytes, inputs: list[InputSpec]) -> None:
-    """Raises ToolchainError unless TFLM loads and runs the model with a generous arena."""
-    with _Prober(model_bytes, inputs) as prober:
-        _generous_arena(prober, len(model_bytes))
 
 
 def _generous_arena(prober: _Prober, model_size: int) -> int:
