@@ -59,8 +59,9 @@ def run_teacher(config: BuildConfig, dirs: dict[str, Path] | None = None) -> Sta
     inputs = [dirs["data"]]
     if Path(config.teacher.model).is_dir():
         inputs.append(Path(config.teacher.model))
+    cache_dir = teacher.cache_dir_for(config.work_dir.parent)
     return run_stage("teacher", dirs["teacher"], teacher.VERSION, _settings(config.teacher, config.seed),
-                     inputs, lambda out: teacher.produce(config.teacher, config.seed, dirs["data"], out))
+                     inputs, lambda out: teacher.produce(config.teacher, config.seed, dirs["data"], out, cache_dir))
 
 
 def run_distill(config: BuildConfig, dirs: dict[str, Path] | None = None) -> StageOutcome:
@@ -113,6 +114,14 @@ def run_until(config: BuildConfig, last: str, dirs: dict[str, Path] | None = Non
               first: str = PIPELINE[0]) -> list[StageOutcome]:
     """Runs the stages from `first` to `last` (cached ones only check their hashes)."""
     _quiet_frameworks()
+    from toolchain import teacher_dist
+
+    if teacher_dist.external_world_size() > 1:  # under torchrun / accelerate launch
+        return teacher_dist.run_pipeline_distributed(lambda: _run_stages(config, last, dirs, first), config)
+    return _run_stages(config, last, dirs, first)
+
+
+def _run_stages(config: BuildConfig, last: str, dirs: dict[str, Path] | None, first: str) -> list[StageOutcome]:
     outcomes = []
     for name in PIPELINE[PIPELINE.index(first):]:
         outcomes.append(RUNNERS[name](config, dirs))

@@ -45,6 +45,7 @@ class TeacherConfig:
     learning_rate: float = 5e-5
     max_length: int = 64
     max_steps: int = 0  # 0 = no limit (tests use a few steps)
+    processes: int = 1  # teacher processes (DDP through Accelerate; gloo on CPU, one per GPU)
 
 
 @dataclass
@@ -175,5 +176,7 @@ def validate(config: BuildConfig) -> None:
         raise ToolchainError("config: student.sequence_length must be at least 4")
     if not 0.0 <= s.distill_weight <= 1.0:
         raise ToolchainError("config: student.distill_weight must be in [0, 1]")
+    if config.teacher.processes < 1:
+        raise ToolchainError("config: teacher.processes must be at least 1")
     if s.temperature <= 0:
         raise ToolchainError("config: student.temperature must be positive")
