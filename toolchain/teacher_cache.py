@@ -120,7 +120,8 @@ def save_checkpoint(cache_dir: Path, key: str, model, summary: dict) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=directory.parent))
     try:
         save_model(model, str(tmp / "model.safetensors"))
-        (tmp / "training.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        # Key order kept: the summary goes into metrics.json, which must not change on a cache hit.
+        (tmp / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
         try:
             os.replace(tmp, directory)
         except OSError:  # another build stored the same checkpoint first: equal content, keep theirs
