@@ -39,12 +39,16 @@ VERSION = "4"
 LOGIT_SPLITS = ("train", "validation", "test", "transfer")
 
 
-# Inference: texts of exactly one token count per batch (no padding at all). On this CPU a batch of
-# at least MIN_ROWS rows gives every row bitwise the same logits and hidden states whichever other
-# texts share it (tests/test_teacher.py checks it), so a cached result equals a fresh one; smaller
-# final batches are filled up with copies of their first row.
-INFERENCE_BATCH = 64
+# Inference batches: texts padded to a width that depends only on their own length (a multiple of
+# WIDTH_MULTIPLE), batched with texts of the same width, about TOKENS_PER_BATCH tokens per batch (at
+# most `batch_size` rows). On this CPU a batch of at least MIN_ROWS rows gives every row bitwise the
+# same logits and hidden states whichever other texts share it (tests/test_teacher.py checks it), so
+# a cached result equals a fresh one; smaller batches are filled up with copies of their first row.
+# Padding to multiples of 4 costs ~1.5 tokens per text and lets short texts fill large batches.
+INFERENCE_BATCH = 512
 MIN_ROWS = 16
+WIDTH_MULTIPLE = 4
+TOKENS_PER_BATCH = 4096
 # Texts per round: each round is gathered on the main process and stored as one cache shard.
 ROUND_TEXTS = 4096
 
@@ -252,13 +256,16 @@ def fine_tune(model, tokenizer, texts, labels, config: TeacherConfig, seed: int,
             for batch in _batches(lengths, config.batch_size, rng):
                 if step >= total:
                     break
-                shard, scale = batch[group.rank :: group.size], group.size / len(batch)
+                # This process's share of the batch; DDP divides the summed gradients by the
+                # number of processes, so dividing by len(batch) / size gives the batch mean (with
+                # one process exactly the mean CrossEntropyLoss computes).
+                shard, share = batch[group.rank :: group.size], len(batch) / group.size
                 if not shard:  # fewer texts than processes: join the collective with a zero loss
-                    shard, scale = batch[:1], 0.0
+                    shard, share = batch[:1], math.inf
                 input_ids, mask = _collate(torch, [encoded[i] for i in shard], tokenizer.pad_token_id)
                 target = torch.tensor([labels[i] for i in shard], device=group.device)
                 logits = ddp_model(input_ids=input_ids.to(group.device), attention_mask=mask.to(group.device)).logits
-                loss = F.cross_entropy(logits.float(), target, reduction="sum") * scale
+                loss = F.cross_entropy(logits.float(), target, reduction="sum") / share
                 accelerator.backward(loss)
                 accelerator.clip_grad_norm_(ddp_model.parameters(), 1.0)
                 optimizer.step()
@@ -280,35 +287,50 @@ def fine_tune(model, tokenizer, texts, labels, config: TeacherConfig, seed: int,
 # Inference: logits and last hidden states per text, sharded over the processes
 
 
-def _round_batches(todo: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
-    by_length: dict[int, list[int]] = {}
+def _width(length: int, limit: int) -> int:
+    """The padded width of a text: a function of its own length only (never of its neighbours)."""
+    return min(-(-length // WIDTH_MULTIPLE) * WIDTH_MULTIPLE, max(limit, length))
+
+
+def _round_batches(todo: list[int], widths: dict[int, int], batch_size: int) -> list[list[int]]:
+    """Batches of texts with one padded width; widest first. With a token budget the number of
+    rows grows as texts get shorter (bigger matrix products for short texts)."""
+    by_width: dict[int, list[int]] = {}
     for i in todo:
-        by_length.setdefault(lengths[i], []).append(i)
-    return [same[s : s + batch_size] for length in sorted(by_length, reverse=True)
-            for same in [by_length[length]] for s in range(0, len(same), batch_size)]
+        by_width.setdefault(widths[i], []).append(i)
+    batches = []
+    for width in sorted(by_width, reverse=True):
+        same = by_width[width]
+        rows = max(MIN_ROWS, min(batch_size, TOKENS_PER_BATCH // width))
+        batches += [same[s : s + rows] for s in range(0, len(same), rows)]
+    return batches
 
 
-def _assign(batches: list[list[int]], lengths: list[int], size: int) -> list[list[list[int]]]:
+def _assign(batches: list[list[int]], widths: dict[int, int], size: int) -> list[list[list[int]]]:
     """Longest-processing-time-first: each batch to the least loaded process (deterministic)."""
-    load = [0] * size
+    load = [0.0] * size
     plan: list[list[list[int]]] = [[] for _ in range(size)]
-    for batch in batches:  # already longest first
+    for batch in sorted(batches, key=lambda b: -max(len(b), MIN_ROWS) * widths[b[0]]):
         rank = min(range(size), key=lambda r: (load[r], r))
         plan[rank].append(batch)
-        rows = max(len(batch), MIN_ROWS)
-        length = lengths[batch[0]]
-        load[rank] += rows * length * (1 + length / 256)  # linear layers + attention
+        width = widths[batch[0]]
+        load[rank] += max(len(batch), MIN_ROWS) * width * (1 + width / 256)  # linear layers + attention
     return plan
 
 
-def _forward(torch, model, ids: list[list[int]], device):
-    """Logits [n, K] float32 and last hidden states [n, L, H] float16 of same-length texts."""
+def _forward(torch, model, ids: list[list[int]], width: int, pad_id: int, device):
+    """Logits [n, K] float32 and last hidden states (float16, [length, H] per text) of texts
+    padded to one width."""
     rows = ids + [ids[0]] * max(0, MIN_ROWS - len(ids))
-    input_ids = torch.tensor(rows, dtype=torch.long, device=device)
-    out = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), output_hidden_states=True)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, seq in enumerate(rows):
+        input_ids[r, : len(seq)] = torch.tensor(seq)
+        mask[r, : len(seq)] = 1
+    out = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), output_hidden_states=True)
     logits = out.logits[: len(ids)].float().cpu().numpy()
     hidden = out.hidden_states[-1][: len(ids)].to(torch.float16).cpu().numpy()
-    return logits, hidden
+    return logits, [hidden[r, : len(seq)] for r, seq in enumerate(ids)]
 
 
 TEXTS_RUN = 0  # texts this process has run through the teacher (tests count cache misses with it)
@@ -322,15 +344,18 @@ def compute(model, encoded: dict[int, list[int]], group: Group, batch_size: int 
     global TEXTS_RUN
     torch = _torch()
     model.eval()
+    limit = getattr(model.config, "max_position_embeddings", 512)
+    pad_id = model.config.pad_token_id or 0
     todo = sorted(encoded, key=lambda i: (len(encoded[i]), i))
-    lengths = {i: len(encoded[i]) for i in todo}
+    widths = {i: _width(len(encoded[i]), limit) for i in todo}
     with torch.inference_mode(), _bar(len(todo), desc, "text", group.is_main) as bar:
         for start in range(0, len(todo), ROUND_TEXTS):
             part = todo[start : start + ROUND_TEXTS]
-            plan = _assign(_round_batches(part, lengths, batch_size), lengths, group.size)
+            plan = _assign(_round_batches(part, widths, batch_size), widths, group.size)
             mine = []
             for batch in plan[group.rank]:
-                logits, hidden = _forward(torch, model, [encoded[i] for i in batch], group.device)
+                logits, hidden = _forward(torch, model, [encoded[i] for i in batch], widths[batch[0]], pad_id,
+                                          group.device)
                 mine.extend((i, logits[r], hidden[r]) for r, i in enumerate(batch))
                 TEXTS_RUN += len(batch)
                 bar.update(len(batch))
@@ -406,6 +431,7 @@ def text_namespace(model, tokenizer, max_length: int) -> str:
         "weights": teacher_cache.hash_state_dict(model),
         "tokenizer": teacher_cache.hash_tokenizer(tokenizer),
         "max_length": max_length,
+        "batching": {"width_multiple": WIDTH_MULTIPLE, "min_rows": MIN_ROWS},
     })
 
 
