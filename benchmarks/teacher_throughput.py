@@ -8,8 +8,9 @@ MiniLM-L6, 22.7 M parameters) on real texts from the VADER corpora.
 It calls only `teacher.distilbert_from_minilm`, `teacher.predict_logits(..., context=...)` and
 `teacher.TokenContext`, which the teacher module had before the Accelerate engine too: run it with
 PYTHONPATH pointing at an older checkout to measure "before" with the same script. Figures are
-appended to the JSON file under --label (wall-clock, so other jobs on the machine slow them; the
-load average is recorded beside them).
+stored in the JSON file under --label: wall-clock texts/s (other jobs on a shared machine slow them;
+the load average is recorded beside them) and texts per CPU-second (with --threads 1, the figure
+least disturbed by other jobs).
 """
 from __future__ import annotations
 
@@ -44,14 +45,25 @@ def corpus_texts(count: int) -> list[str]:
     return texts
 
 
-def inference(model, tokenizer, texts: list[str], batch_size: int) -> dict:
+def limit_threads(threads: int) -> None:
+    """Pins this process to `threads` cores and makes both teacher versions use that many threads
+    (the old module sized its pool from os.cpu_count(), the new one from the affinity mask)."""
+    cores = sorted(os.sched_getaffinity(0))[:threads]
+    os.sched_setaffinity(0, cores)
+    os.cpu_count = lambda: threads
+
+
+def inference(model, tokenizer, texts: list[str], batch_size: int | None) -> dict:
+    """`batch_size` None: the teacher module's own default."""
     context = teacher.TokenContext(len(tokenizer), model.config.hidden_size)
-    teacher.predict_logits(model, tokenizer, texts[:64], 64, "warm-up", batch_size=batch_size)
-    start = time.perf_counter()
-    logits = teacher.predict_logits(model, tokenizer, texts, 64, "logits", batch_size=batch_size, context=context)
-    seconds = time.perf_counter() - start
+    size = {} if batch_size is None else {"batch_size": batch_size}
+    teacher.predict_logits(model, tokenizer, texts[:64], 64, "warm-up", **size)
+    start, cpu = time.perf_counter(), time.process_time()
+    logits = teacher.predict_logits(model, tokenizer, texts, 64, "logits", context=context, **size)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     tokens = int(context.counts.sum())
-    return {"batch_size": batch_size, "texts": len(texts), "tokens": tokens, "seconds": round(seconds, 2),
+    return {"batch_size": batch_size or "default", "texts": len(texts), "tokens": tokens, "seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu, 2), "texts_per_cpu_s": round(len(texts) / cpu, 1),
             "texts_per_s": round(len(texts) / seconds, 1), "tokens_per_s": round(tokens / seconds),
             "logits_checksum": float(np.round(np.abs(logits).sum(), 2))}
 
@@ -61,10 +73,11 @@ def fine_tuning(texts: list[str], labels: list[int], steps: int) -> dict:
 
     model, tokenizer = teacher.distilbert_from_minilm(2, seed=0)
     config = TeacherConfig(max_steps=steps, batch_size=32)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     summary = teacher.fine_tune(model, tokenizer, texts, labels, config, seed=0)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"steps": summary["steps"], "batch_size": 32, "seconds": round(seconds, 2),
+            "cpu_seconds_per_step": round(cpu / summary["steps"], 3),
             "texts_per_s": round(summary["steps"] * 32 / seconds, 1),
             "seconds_per_step": round(seconds / summary["steps"], 3)}
 
@@ -72,11 +85,18 @@ def fine_tuning(texts: list[str], labels: list[int], steps: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=2000)
-    parser.add_argument("--batch-sizes", default="64")
+    parser.add_argument("--batch-sizes", default="default",
+                        help="comma-separated; 'default' = the module's own default (64 rows before, "
+                             "a 4096-token budget of at most 512 rows after)")
     parser.add_argument("--fine-tune-steps", type=int, default=0, help="also time this many fine-tuning steps")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="pin to this many cores and threads (0 = all); 1 gives figures that other "
+                             "jobs on a shared machine disturb least (CPU time per text)")
     parser.add_argument("--label", default="current")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "teacher.json"))
     args = parser.parse_args()
+    if args.threads:
+        limit_threads(args.threads)
 
     import torch
 
@@ -89,20 +109,21 @@ def main() -> int:
                     "load_average_1m_before": round(os.getloadavg()[0], 2)},
         "inference": [],
     }
-    for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+    for batch_size in [None if b == "default" else int(b) for b in args.batch_sizes.split(",")]:
         result = inference(model, tokenizer, texts, batch_size)
         result["torch_threads"] = torch.get_num_threads()
         record["inference"].append(result)
-        print(f"[{args.label}] logits + context, batch {batch_size:>3}: {result['texts_per_s']:7.1f} texts/s "
+        print(f"[{args.label}] logits + context, batch {result['batch_size']:>7}: {result['texts_per_s']:7.1f} texts/s "
               f"({result['tokens_per_s']:,} tokens/s; {result['texts']} texts in {result['seconds']} s, "
-              f"{result['torch_threads']} threads)")
+              f"{result['torch_threads']} threads); {result['texts_per_cpu_s']} texts per CPU-second")
     if args.fine_tune_steps:
         rows = [(t, 1 if s > 0 else 0) for t, s in data.read_vader_corpus("rotten-tomatoes") if s != 0]
         rows = rows[:: max(1, len(rows) // 2000)]
         result = fine_tuning([t for t, _ in rows], [y for _, y in rows], args.fine_tune_steps)
         record["fine_tune"] = result
         print(f"[{args.label}] fine-tuning, batch 32: {result['seconds_per_step']} s/step = "
-              f"{result['texts_per_s']} texts/s ({result['steps']} steps)")
+              f"{result['texts_per_s']} texts/s ({result['steps']} steps); "
+              f"{result['cpu_seconds_per_step']} CPU-s/step")
     record["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     print(f"load average (1 min) before/after: {record['machine']['load_average_1m_before']} / "
           f"{record['machine']['load_average_1m_after']} on {record['machine']['cores']} cores")
