@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Downloads the tests share with `make build` (the vaderSentiment sdist: fetched once, checksummed).
-CACHE = ROOT / "build" / "cache"
+CACHE = ROOT / "build" / ".cache"
 # PlatformIO's core dir in the checkout, seeded for offline use by scripts/setup.sh (as `make` sets it).
 os.environ.setdefault("PLATFORMIO_CORE_DIR", str(ROOT / ".pio-core"))
 

@@ -50,6 +50,7 @@ CONFIG_FLAGS = (
      "classification) checkpoint; default: DistilBERT mapped from the packaged MiniLM-L6"),
     ("--teacher-epochs", "teacher.epochs", _finite_float, "teacher fine-tuning epochs"),
     ("--teacher-max-steps", "teacher.max_steps", int, "stop teacher fine-tuning after this many steps"),
+    ("--processes", "teacher.processes", int, "teacher processes: DDP fine-tuning and sharded logits (default 1)"),
     ("--arch", "student.architecture", str, "student architecture: bag, cnn or transformer"),
     ("--vocab-size", "student.vocab_size", int, "pruned WordPiece vocabulary size"),
     ("--seq-len", "student.sequence_length", int, "tokens per sentence incl. [CLS] and [SEP]"),

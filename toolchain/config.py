@@ -52,6 +52,7 @@ class TeacherConfig:
     learning_rate: float = 5e-5
     max_length: int = 64
     max_steps: int = 0  # 0 = no limit (tests use a few steps)
+    processes: int = 1  # teacher processes (DDP through Accelerate; gloo on CPU, one per GPU)
 
 
 @dataclass
@@ -118,9 +119,9 @@ class BuildConfig:
     @property
     def cache_dir(self) -> Path:
         """Downloads and content-keyed caches shared by every build of the project (or by every
-        project: TEXTCLF_CACHE_DIR)."""
+        project: TEXTCLF_CACHE_DIR). A dot name: no build's own folder can be called that."""
         shared = os.environ.get("TEXTCLF_CACHE_DIR")
-        return Path(shared) if shared else self._resolve(self.build_dir) / "cache"
+        return Path(shared) if shared else self._resolve(self.build_dir) / ".cache"
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
@@ -232,6 +233,7 @@ def validate(config: BuildConfig) -> None:
     number("teacher.learning_rate", t.learning_rate, 1e-8, 1.0)
     number("teacher.max_length", t.max_length, 8, 512, integer=True)
     number("teacher.max_steps", t.max_steps, 0, 10**8, integer=True)
+    number("teacher.processes", t.processes, 1, 4096, integer=True)
     if s.architecture not in ARCHITECTURES:
         raise bad("student.architecture", f"{s.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
     number("student.vocab_size", s.vocab_size, 64, 200_000, integer=True)

@@ -39,5 +39,4 @@ def torch():
     configure()
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
     return torch

@@ -50,7 +50,8 @@ def run_teacher(config: BuildConfig, dirs: dict[str, Path]) -> StageOutcome:
     if Path(config.teacher.model).is_dir():  # a local checkpoint: keyed by its content, not its path
         settings["model"], inputs = "<content>", {"checkpoint": Path(config.teacher.model)}
     return run_stage("teacher", dirs["teacher"], teacher.VERSION, settings, {"data": dirs["data"], **inputs},
-                     lambda out: teacher.produce(config.teacher, config.seed, dirs["data"], out))
+                     lambda out: teacher.produce(config.teacher, config.seed, dirs["data"], out,
+                                                 config.cache_dir / "teacher"))
 
 
 def run_distill(config: BuildConfig, dirs: dict[str, Path]) -> StageOutcome:
@@ -101,6 +102,14 @@ def run_until(config: BuildConfig, last: str, dirs: dict[str, Path] | None = Non
     """Runs the stages from `first` to `last` (cached ones only check their hashes)."""
     frameworks.configure()
     dirs = dirs or stage_dirs(config)
+    from toolchain import teacher_dist
+
+    if teacher_dist.external_world_size() > 1:  # under torchrun / accelerate launch
+        return teacher_dist.run_pipeline_distributed(lambda: _run_stages(config, last, dirs, first), config)
+    return _run_stages(config, last, dirs, first)
+
+
+def _run_stages(config: BuildConfig, last: str, dirs: dict[str, Path], first: str) -> list[StageOutcome]:
     outcomes = []
     for name in PIPELINE[PIPELINE.index(first):]:
         outcomes.append(RUNNERS[name](config, dirs))
