@@ -43,9 +43,9 @@ extern "C" {
 typedef struct {
     const int32_t *multipliers; /* Q31 significands, `channel_count` or 1 entries */
     const int32_t *shifts;
-    int32_t per_channel;        /* 0: entry 0 applies to every channel */
-    int32_t output_offset;      /* output zero point */
-    int32_t activation_min;     /* fused activation, in the output's quantized domain */
+    int32_t per_channel;    /* 0: entry 0 applies to every channel */
+    int32_t output_offset;  /* output zero point */
+    int32_t activation_min; /* fused activation, in the output's quantized domain */
     int32_t activation_max;
 } tc_requantize_params;
 
@@ -78,7 +78,7 @@ typedef struct {
     int32_t inner_size;
 } tc_gather_params;
 void tc_gather_s8(const tc_gather_params *params, const int8_t *table, const int32_t *indices,
-               int8_t *output);
+                  int8_t *output);
 
 /* FULLY_CONNECTED: output[b][c] = requantize(bias[c] + sum_d (input[b][d] + input_offset) *
  * weights[c][d]), symmetric weights. `bias` may be NULL. */
@@ -128,9 +128,9 @@ typedef struct {
     int32_t batch_shape[3];
     int32_t lhs_batch_strides[3];
     int32_t rhs_batch_strides[3];
-    int32_t rows;   /* m */
-    int32_t cols;   /* n */
-    int32_t depth;  /* k */
+    int32_t rows;  /* m */
+    int32_t cols;  /* n */
+    int32_t depth; /* k */
     int32_t adj_x;
     int32_t adj_y;
     int32_t lhs_offset;
@@ -141,8 +141,8 @@ typedef struct {
     int32_t activation_min;
     int32_t activation_max;
 } tc_batch_matmul_params;
-void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs,
-                        const int8_t *rhs, int8_t *output);
+void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
+                        int8_t *output);
 void tc_batch_matmul_s8_opt(const tc_batch_matmul_params *params, const int8_t *lhs,
                             const int8_t *rhs, int8_t *output);
 
@@ -163,10 +163,10 @@ typedef struct {
     int32_t activation_min;
     int32_t activation_max;
 } tc_rescaled_binary_params;
-void tc_add_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
-               const int8_t *input2, int8_t *output);
-void tc_sub_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
-               const int8_t *input2, int8_t *output);
+void tc_add_s8(const tc_rescaled_binary_params *params, const int8_t *input1, const int8_t *input2,
+               int8_t *output);
+void tc_sub_s8(const tc_rescaled_binary_params *params, const int8_t *input1, const int8_t *input2,
+               int8_t *output);
 void tc_squared_difference_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
                               const int8_t *input2, int8_t *output);
 
@@ -224,8 +224,9 @@ typedef struct {
     int32_t input_left_shift;
 } tc_fixed_point_activation_params;
 void tc_logistic_s8(const tc_fixed_point_activation_params *params, const int8_t *input,
-                 int8_t *output);
-void tc_tanh_s8(const tc_fixed_point_activation_params *params, const int8_t *input, int8_t *output);
+                    int8_t *output);
+void tc_tanh_s8(const tc_fixed_point_activation_params *params, const int8_t *input,
+                int8_t *output);
 
 /* RSQRT. An input at the zero point gives 127; an input below it (a negative real value, for which
  * TFLM's Invoke fails) is treated the same way. */
@@ -246,8 +247,7 @@ typedef struct {
     int32_t multiplier;
     int32_t shift;
 } tc_quantize_params;
-void tc_quantize_s8(const tc_quantize_params *params, const int8_t *input,
-                 int8_t *output);
+void tc_quantize_s8(const tc_quantize_params *params, const int8_t *input, int8_t *output);
 
 /* CONCATENATION (inputs share the output's scale and zero point, as TFLM requires): for each of
  * `outer_size` blocks, the inputs' blocks of `input_block_sizes[i]` bytes are copied one after the
@@ -259,7 +259,7 @@ typedef struct {
     int32_t input_block_sizes[TC_MAX_CONCAT_INPUTS];
 } tc_concatenation_params;
 void tc_concatenation_s8(const tc_concatenation_params *params, const int8_t *const *inputs,
-                      int8_t *output);
+                         int8_t *output);
 
 /* STRIDED_SLICE on up to 4 dimensions (TFLM's limit), with start / stop / stride per dimension
  * already resolved from the masks; shrunk axes have stop = start + 1. */
@@ -269,7 +269,8 @@ typedef struct {
     int32_t stop[4];
     int32_t stride[4];
 } tc_strided_slice_params;
-void tc_strided_slice_s8(const tc_strided_slice_params *params, const int8_t *input, int8_t *output);
+void tc_strided_slice_s8(const tc_strided_slice_params *params, const int8_t *input,
+                         int8_t *output);
 
 /* TRANSPOSE: output is written in order; input_strides[d] is how far the input advances when
  * output dimension d advances. */
