@@ -87,9 +87,9 @@ typedef struct tc_unicode_tables {
  * their bytes, so the default 7,600 pieces take 25,129 bytes instead of 51,271 stored whole with a
  * 16-bit start each. It stays searchable in place: the first piece of every block is stored whole and
  * binary-searched, then one block is scanned without decoding (benchmarks/vocabulary.py: as fast as
- * the flat tables at 16 pieces per block). A trie of those pieces has 15,253 nodes: with 16-bit
- * links it outgrows the flat tables, and a succinct one (bit-vector rank/select at every byte) would
- * save a few KB more at a far slower, larger lookup. */
+ * the flat tables at 16 pieces per block). A trie of those pieces has 15,253 nodes: a label byte and
+ * a 16-bit link each already take 46 KB; a succinct trie (rank and select over bit vectors at every
+ * byte) might save a few KB more, for a slower and larger lookup. */
 typedef struct tc_vocab {
     /* Every piece in id order (continuation pieces without "##"), as an entry: a header byte
      * (shared << 4 | suffix length), then `shared` in 2 bytes (little-endian) if its nibble is
