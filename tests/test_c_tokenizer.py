@@ -18,7 +18,7 @@ import pytest
 from toolchain import cbuild
 from toolchain import tokenizer as tk
 from toolchain.data import VADER_CORPORA, read_vader_corpus
-from toolchain.emit.tokenizer_tables import unicode_source, vocab_source, vocab_tables
+from toolchain.emit.tokenizer_tables import DEFAULT_BLOCK_SHIFT, unicode_source, vocab_source, vocab_tables
 from toolchain.resources import runtime_dir
 from toolchain.targets import stack_bound
 
@@ -40,16 +40,17 @@ def read_edge_cases() -> list[str]:
     return [ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), line) for line in lines if not line.startswith("# ")]
 
 
-def build_driver(directory: Path, vocab: list[str], extra_flags=()) -> Path:
-    write_tables(directory, vocab)
+def build_driver(directory: Path, vocab: list[str], extra_flags=(), block_shift: int = DEFAULT_BLOCK_SHIFT) -> Path:
+    write_tables(directory, vocab, block_shift)
     sources = [DRIVER, directory / "test_vocab.c", directory / "textclf_unicode.c", *LIB_SOURCES]
     build = cbuild.Build(include_dirs=[LIB, directory], extra_flags=list(extra_flags))
     return build.program(sources, directory / "driver")
 
 
-def write_tables(directory: Path, vocab: list[str]) -> None:
+def write_tables(directory: Path, vocab: list[str], block_shift: int = DEFAULT_BLOCK_SHIFT) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "test_vocab.c").write_text(vocab_source(vocab, "test", "a test vocabulary"), encoding="utf-8")
+    (directory / "test_vocab.c").write_text(vocab_source(vocab, "test", "a test vocabulary", block_shift),
+                                            encoding="utf-8")
     (directory / "textclf_unicode.c").write_text(unicode_source(), encoding="utf-8")
 
 
@@ -194,7 +195,7 @@ def test_invalid_utf8_and_nul_bytes_read_as_python_replace(vocab_name, vocabs, d
 
 
 def test_teacher_vocabulary_wraps_piece_starts(vocabs, drivers, corpus_texts):
-    """The full teacher vocabulary has > 64 KiB of piece bytes: starts wrap, and ids still match."""
+    """The full teacher vocabulary has > 64 KiB of entries: block starts wrap, and ids still match."""
     assert vocab_tables(vocabs["teacher"]).start_wraps
     texts = [text.encode("utf-8") for text in corpus_texts["rotten-tomatoes"]]
     assert_same_ids(drivers["teacher"], vocabs["teacher"], texts, 64)

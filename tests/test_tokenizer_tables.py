@@ -112,11 +112,15 @@ def test_files_carry_the_generated_header():
 
 
 def test_vocab_tables_lay_out_pieces_by_id():
+    """Ids order: word-initial pieces, then continuation pieces (a new block), each an entry of
+    header byte (shared << 4 | suffix length) and suffix; nothing shared here."""
     tables = vocab_tables(TINY_VOCAB)
-    assert (tables.initial_count, tables.continuation_count) == (4, 2)
-    assert tables.piece_bytes == b"abthe" + "é".encode() + b"ings"
-    assert tables.starts == [0, 1, 2, 5, 7, 10, 11]
+    assert (tables.initial_count, tables.continuation_count, tables.block_shift) == (4, 2, 4)
+    assert tables.pieces == [b"a", b"b", b"the", "é".encode(), b"ing", b"s"]
+    assert tables.entry_bytes == b"\x01a\x01b\x03the\x02\xc3\xa9" + b"\x03ing\x01s"
+    assert tables.block_starts == [0, 11]
     assert tables.start_wraps == []
+    assert tables.size_bytes() == 17 + 2 * 2
 
 
 @pytest.mark.parametrize("vocab, message", [

@@ -31,7 +31,7 @@ extern "C" {
 /* The version of this runtime, and of the interface between it and the generated model sources:
  * a model library refuses to compile against a runtime with another TEXTCLF_ABI_VERSION. */
 #define TEXTCLF_VERSION "0.2.0"
-#define TEXTCLF_ABI_VERSION 2
+#define TEXTCLF_ABI_VERSION 3
 
 /* The most labels a model may have (textclf export refuses more). */
 #define TEXTCLF_MAX_LABELS 64

@@ -1,52 +1,114 @@
-/* WordPiece over the sorted piece tables (greedy longest match first), and tc_tokenize. */
+/* WordPiece over the front-coded piece tables (greedy longest match first), and tc_tokenize. */
 #include "internal.h"
 
-static uint32_t piece_start(const tc_vocab *vocab, uint32_t index)
+/* Offset of block `block` (an index into block_starts) in vocab->entries. */
+static uint32_t block_start(const tc_vocab *vocab, uint32_t block)
 {
-    uint32_t start = vocab->piece_starts[index];
+    uint32_t start = vocab->block_starts[block];
     uint32_t k;
 
-    for (k = 0; k < vocab->wrap_count && vocab->start_wraps[k] <= index; ++k) start += 0x10000u;
+    for (k = 0; k < vocab->wrap_count && vocab->start_wraps[k] <= block; ++k) start += 0x10000u;
     return start;
 }
 
-/* First index in [low, high) whose byte at `depth` is >= `byte` (+ 1 when `after`); every piece in
- * the range is longer than `depth` and they share their first `depth` bytes, so they are sorted by it. */
-static uint32_t bound(const tc_vocab *vocab, uint32_t low, uint32_t high, size_t depth,
-                      unsigned byte, int after)
+/* The number a header nibble stands for: itself, or the 2 bytes at *at (then skipped). */
+static size_t header_number(unsigned nibble, const uint8_t **at)
 {
-    while (low < high) {
-        uint32_t middle = low + (high - low) / 2;
-        unsigned value = vocab->piece_bytes[piece_start(vocab, middle) + depth];
-        if (value < byte || (after && value == byte))
-            low = middle + 1;
-        else
-            high = middle;
+    size_t value = nibble;
+    if (nibble == TC_VOCAB_ESCAPE) {
+        value = (size_t)(*at)[0] | (size_t)(*at)[1] << 8;
+        *at += 2;
     }
-    return low;
+    return value;
 }
 
-/* The longest piece of [low, high) that is a prefix of text[0, length), as its length in bytes (0 when
- * none) and *index. Narrows the range one byte at a time: the pieces that start with text[0, depth)
- * are contiguous, and the one equal to it, if any, sorts first. */
-static size_t longest_prefix(const tc_vocab *vocab, uint32_t low, uint32_t high,
-                             const uint8_t *text, size_t length, uint32_t *index)
+/* Whether the piece stored whole at `head` (a block's first) sorts before text[0, length) or
+ * equals it. */
+static int head_at_most(const uint8_t *head, const uint8_t *text, size_t length)
 {
-    size_t depth, best = 0;
+    unsigned nibble = *head++ & 0x0Fu; /* a first piece shares nothing */
+    size_t size = header_number(nibble, &head);
+    const uint8_t *end = head + (size < length ? size : length);
+    for (; head != end; ++head, ++text)
+        if (*head != *text) return *head < *text;
+    return size <= length;
+}
 
-    for (depth = 0; low < high; ++depth) {
-        if (piece_start(vocab, low + 1) - piece_start(vocab, low) == depth) {
-            if (depth > 0) { /* an empty piece ("##" alone) never matches */
-                best = depth;
-                *index = low;
+/* Scans the `count` pieces of the block at `entry`, whose first piece sorts at most text[0, length),
+ * up to the first piece that sorts after the text. Returns the length of the longest piece that is
+ * a prefix of the text (0 when none; the empty piece "##" never matches), its position in the block
+ * in *position, and in *head_common the bytes the block's first piece shares with the text.
+ * No piece is decoded: `common` is how many bytes the previous piece shares with the text; a piece
+ * that shares more than that with the previous one sorts before the text as the previous one does,
+ * one that shares less sorts after the text, and only one that shares exactly that many is compared
+ * (from there on). */
+static size_t scan_block(const uint8_t *entry, uint32_t count, const uint8_t *text, size_t length,
+                         uint32_t *position, size_t *head_common)
+{
+    size_t common = 0, best = 0;
+    uint32_t i;
+
+    *head_common = 0;
+    for (i = 0; i < count; ++i) {
+        unsigned header = *entry++;
+        size_t shared = header_number(header >> 4, &entry);
+        size_t size = header_number(header & 0x0Fu, &entry);
+        if (shared < common) break;
+        if (shared == common) {
+            const uint8_t *piece = entry, *piece_end = entry + size;
+            const uint8_t *at = text + common, *text_end = text + length;
+            for (; piece != piece_end && at != text_end && *piece == *at; ++piece, ++at) continue;
+            if (piece != piece_end && (at == text_end || *piece > *at)) break;
+            common = (size_t)(at - text);
+            if (piece == piece_end && common > 0) {
+                best = common;
+                *position = i;
             }
-            ++low;
         }
-        if (depth == length) break;
-        low = bound(vocab, low, high, depth, text[depth], 0);
-        high = bound(vocab, low, high, depth, text[depth], 1);
+        if (i == 0) *head_common = common;
+        entry += size;
     }
     return best;
+}
+
+/* The longest piece of a table (its blocks from first_block on, `count` pieces) that is a prefix of
+ * text[0, length), as its length in bytes (0 when none) and *index in the table.
+ * The last block whose first piece sorts at most the text holds the last piece <= the text; any
+ * piece that is a prefix of the text and is longer than one found in that block would sort between
+ * the two, so it would be in the block too. If the block holds none, every piece that is a prefix
+ * of the text sorts before the block, so it is a prefix of the part of the text the block's first
+ * piece shares (which is shorter than the text): search again with that, among earlier blocks.
+ * Each round ends at an earlier block, so there are at most as many rounds as blocks. */
+static size_t longest_prefix(const tc_vocab *vocab, uint32_t first_block, uint32_t count,
+                             const uint8_t *text, size_t length, uint32_t *index)
+{
+    uint32_t shift = vocab->block_shift;
+    uint32_t end = first_block + ((count + (1u << shift) - 1u) >> shift);
+
+    while (length > 0 && end > first_block) {
+        uint32_t low = first_block, high = end, block, position = 0, in_block;
+        size_t matched, head_common;
+        while (low < high) { /* the first block whose first piece sorts after the text */
+            uint32_t middle = low + (high - low) / 2;
+            if (head_at_most(vocab->entries + block_start(vocab, middle), text, length))
+                low = middle + 1;
+            else
+                high = middle;
+        }
+        if (low == first_block) return 0; /* every piece sorts after the text */
+        block = low - 1;
+        in_block = count - ((block - first_block) << shift);
+        if (in_block > (1u << shift)) in_block = 1u << shift;
+        matched = scan_block(vocab->entries + block_start(vocab, block), in_block, text, length,
+                             &position, &head_common);
+        if (matched > 0) {
+            *index = ((block - first_block) << shift) + position;
+            return matched;
+        }
+        length = head_common;
+        end = block; /* the next round searches before this block */
+    }
+    return 0;
 }
 
 /* Writes the word's pieces (at most `capacity` of them, capacity >= 1) and returns how many were
@@ -54,8 +116,8 @@ static size_t longest_prefix(const tc_vocab *vocab, uint32_t low, uint32_t high,
 static size_t word_pieces(const tc_vocab *vocab, const tc_word *word, int32_t *ids, size_t capacity)
 {
     size_t start = 0, written = 0;
-    uint32_t first_continuation = vocab->initial_count;
-    uint32_t end = first_continuation + vocab->continuation_count;
+    uint32_t block_size = 1u << vocab->block_shift;
+    uint32_t continuation_block = (vocab->initial_count + block_size - 1u) >> vocab->block_shift;
 
     if (word->char_count > TC_MAX_WORD_CHARS) {
         ids[0] = TC_UNK_ID;
@@ -63,11 +125,15 @@ static size_t word_pieces(const tc_vocab *vocab, const tc_word *word, int32_t *i
     }
     while (start < word->byte_count) {
         uint32_t index = 0;
-        size_t matched = start == 0
-                             ? longest_prefix(vocab, 0, first_continuation, word->bytes,
-                                              word->byte_count, &index)
-                             : longest_prefix(vocab, first_continuation, end, word->bytes + start,
-                                              word->byte_count - start, &index);
+        size_t matched;
+        if (start == 0) {
+            matched = longest_prefix(vocab, 0, vocab->initial_count, word->bytes, word->byte_count,
+                                     &index);
+        } else {
+            matched = longest_prefix(vocab, continuation_block, vocab->continuation_count,
+                                     word->bytes + start, word->byte_count - start, &index);
+            index += vocab->initial_count;
+        }
         if (matched == 0) {
             ids[0] = TC_UNK_ID;
             return 1;

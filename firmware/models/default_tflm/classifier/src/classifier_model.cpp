@@ -11,8 +11,8 @@
 #include "tensorflow/lite/micro/kernels/conv.h"
 #include "tensorflow/lite/micro/kernels/fully_connected.h"
 
-#if TEXTCLF_ABI_VERSION != 2
-#error "this model was exported for textclf runtime interface 2: export the runtime and the model with the same textclf"
+#if TEXTCLF_ABI_VERSION != 3
+#error "this model was exported for textclf runtime interface 3: export the runtime and the model with the same textclf"
 #endif
 typedef char classifier_labels_fit[(CLASSIFIER_NUM_LABELS <= TEXTCLF_MAX_LABELS) ? 1 : -1];
 
