@@ -93,7 +93,7 @@ static void decode_stream(const uint8_t *indices, int32_t width, uint32_t bit, c
 {
     const uint32_t mask = (1u << width) - 1u;
     const uint8_t *next = indices + (bit >> 3);
-    uint32_t bits;      /* the unread bits are the low `available` ones */
+    uint32_t bits; /* the unread bits are the low `available` ones */
     int32_t available;
     int32_t k;
     if (count <= 0) return;

@@ -68,8 +68,7 @@ static int contiguous_rows(const tc_conv_2d_params *p)
 static void tap_range(const tc_conv_2d_params *p, int32_t in_x0, int32_t *first_x, int32_t *end_x)
 {
     *first_x = in_x0 < 0 ? -in_x0 : 0;
-    *end_x =
-        p->input_width - in_x0 < p->filter_width ? p->input_width - in_x0 : p->filter_width;
+    *end_x = p->input_width - in_x0 < p->filter_width ? p->input_width - in_x0 : p->filter_width;
 }
 
 /* acc[k] for channels channel + k, k < count, of one window, from the decoded filters in `block`
@@ -98,7 +97,8 @@ static void accumulate_block(const tc_conv_2d_params *p, const int8_t *image, co
                 tc_dot_product_s8_x4(row, p->input_offset, w, filter_size, length, acc);
             } else {
                 for (k = 0; k < count; ++k) {
-                    acc[k] += tc_dot_product_s8(row, p->input_offset, w + k * filter_size, 0, length);
+                    acc[k] +=
+                        tc_dot_product_s8(row, p->input_offset, w + k * filter_size, 0, length);
                 }
             }
         }
@@ -116,8 +116,8 @@ static void accumulate_block(const tc_conv_2d_params *p, const int8_t *image, co
                 if (in_x < 0 || in_x >= p->input_width) continue;
                 acc[k] += tc_dot_product_s8(
                     image + ((size_t)in_y * p->input_width + in_x) * p->input_depth + group_start,
-                    p->input_offset, block + k * filter_size + (fy * p->filter_width + fx) * f_depth,
-                    0, f_depth);
+                    p->input_offset,
+                    block + k * filter_size + (fy * p->filter_width + fx) * f_depth, 0, f_depth);
             }
         }
     }
@@ -128,7 +128,8 @@ static void conv_by_block(const tc_conv_2d_params *p, const tc_lut_params *filte
                           int32_t per_block)
 {
     int8_t block[BLOCK_BYTES];
-    uint32_t zero_window[TILE / 32]; /* bit t: the window of the tile's pixel t is all zero points */
+    uint32_t
+        zero_window[TILE / 32]; /* bit t: the window of the tile's pixel t is all zero points */
     const int32_t depth = p->output_depth;
     const int32_t filter_size = p->filter_height * p->filter_width * p->filter_input_depth;
     const int32_t pixels = p->output_height * p->output_width;
@@ -153,8 +154,8 @@ static void conv_by_block(const tc_conv_2d_params *p, const tc_lut_params *filte
                 count = depth - channel < per_block ? depth - channel : per_block;
                 tc_lut_decode(filter, channel * filter_size, count * filter_size, block);
                 for (k = 0; k < count; ++k) {
-                    bias_only[k] = tc_requantize(&p->requantize, bias ? bias[channel + k] : 0,
-                                                 channel + k);
+                    bias_only[k] =
+                        tc_requantize(&p->requantize, bias ? bias[channel + k] : 0, channel + k);
                 }
                 for (t = 0; t < tile_size; ++t) {
                     const int32_t out_y = (tile + t) / p->output_width;
@@ -180,8 +181,7 @@ static void conv_by_block(const tc_conv_2d_params *p, const tc_lut_params *filte
 
 /* Accumulator of one channel over one window, decoding the filter as it goes. */
 static int32_t accumulate_window(const tc_conv_2d_params *p, const tc_lut_params *filter,
-                                 const int8_t *image, int32_t channel, int32_t in_y0,
-                                 int32_t in_x0)
+                                 const int8_t *image, int32_t channel, int32_t in_y0, int32_t in_x0)
 {
     const int32_t f_depth = p->filter_input_depth;
     const int32_t row_length = p->filter_width * f_depth;
@@ -198,10 +198,10 @@ static int32_t accumulate_window(const tc_conv_2d_params *p, const tc_lut_params
         if (in_y < 0 || in_y >= p->input_height) continue;
         if (contiguous) {
             if (first_x < end_x) {
-                acc += tc_lut_dot(
-                    image + ((size_t)in_y * p->input_width + in_x0 + first_x) * f_depth,
-                    p->input_offset, filter, row_first + first_x * f_depth,
-                    (end_x - first_x) * f_depth);
+                acc +=
+                    tc_lut_dot(image + ((size_t)in_y * p->input_width + in_x0 + first_x) * f_depth,
+                               p->input_offset, filter, row_first + first_x * f_depth,
+                               (end_x - first_x) * f_depth);
             }
             continue;
         }
@@ -229,7 +229,8 @@ static void conv_by_window(const tc_conv_2d_params *p, const tc_lut_params *filt
                 const int32_t in_x0 = out_x * p->stride_width - p->pad_width;
                 const int zero = window_is_zero_point(p, image, in_y0, in_x0);
                 for (channel = 0; channel < p->output_depth; ++channel) {
-                    int32_t acc = zero ? 0 : accumulate_window(p, filter, image, channel, in_y0, in_x0);
+                    int32_t acc =
+                        zero ? 0 : accumulate_window(p, filter, image, channel, in_y0, in_x0);
                     if (bias) acc += bias[channel];
                     *output++ = tc_requantize(&p->requantize, acc, channel);
                 }

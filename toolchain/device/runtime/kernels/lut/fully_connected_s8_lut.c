@@ -14,8 +14,8 @@ void tc_fully_connected_s8_lut(const tc_fully_connected_lut_params *params, cons
     for (batch = 0; batch < fc->batches; ++batch) {
         const int8_t *input_row = input + (size_t)batch * depth;
         for (channel = 0; channel < fc->output_depth; ++channel) {
-            int32_t acc = tc_lut_dot(input_row, fc->input_offset, &params->weights, channel * depth,
-                                     depth);
+            int32_t acc =
+                tc_lut_dot(input_row, fc->input_offset, &params->weights, channel * depth, depth);
             if (bias != NULL) acc += bias[channel];
             *output++ = tc_requantize(&fc->requantize, acc, channel);
         }
