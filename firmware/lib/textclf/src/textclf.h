@@ -52,8 +52,8 @@ typedef enum {
  * context, a struct the library's header defines (`<prefix>_context`). */
 typedef struct textclf_model {
     const char *name;
-    const char *backend;       /* "compiled" or "tflite-micro" */
-    const char *model_sha256;  /* of the .tflite the library was exported from, lowercase hex */
+    const char *backend;      /* "compiled" or "tflite-micro" */
+    const char *model_sha256; /* of the .tflite the library was exported from, lowercase hex */
     int32_t num_labels;
     const char *const *labels;
     int32_t sequence_length; /* token ids per classification, [CLS] and [SEP] included */
@@ -67,9 +67,9 @@ typedef struct textclf_model {
 } textclf_model;
 
 typedef struct {
-    int32_t label;                      /* index into the model's labels */
-    int8_t logits[TEXTCLF_MAX_LABELS];  /* the model's int8 output, bit-exact with TFLite Micro */
-    int32_t token_count;                /* ids before padding, [CLS] and [SEP] included */
+    int32_t label;                     /* index into the model's labels */
+    int8_t logits[TEXTCLF_MAX_LABELS]; /* the model's int8 output, bit-exact with TFLite Micro */
+    int32_t token_count;               /* ids before padding, [CLS] and [SEP] included */
 } textclf_result;
 
 /* A sentence with the token ids of the Python tokenizer and the int8 logits the official TFLite

@@ -13,11 +13,15 @@
  *   (streamed rows, skipped padding windows, dot products four channels at a time; SMLAD on cores
  *   with the DSP extension, kernels/arm_dsp/). The compiler calls these where they apply;
  *   tests compare each with its reference kernel and with TFLM, on the host and on the cores.
+ * - kernels/lut/<op>_s8_lut.c, tc_<op>_s8_lut: GATHER, FULLY_CONNECTED and CONV_2D reading a
+ *   LUT-compressed constant in place (tc_lut_params below), for either choice of kernels.
  *
  * Conventions:
  * - C99, no malloc, no global mutable state, no recursion. Stack: under 512 bytes per call including
- *   the helpers it calls (largest frame tc_reduce_sum_s8_opt's 64 column sums); the other big locals
- *   are index vectors of TC_MAX_DIMS int32_t.
+ *   the helpers it calls (largest frame tc_reduce_sum_s8_opt's 64 column sums), except
+ *   tc_conv_2d_s8_lut: about 850 bytes on Cortex-M0 and M4 with its 384-byte filter block (the fit
+ *   check measures the deepest chain of the model it builds); the other big locals are index
+ *   vectors of TC_MAX_DIMS int32_t.
  * - Tensor data is passed as arguments (activations live in the caller's arena, constants in flash).
  *   An output overlaps an input of the same call only where the kernel documents it allows that
  *   (tc_conv_2d_s8_opt's streaming order); everywhere else they are disjoint.
@@ -43,9 +47,9 @@ extern "C" {
 typedef struct {
     const int32_t *multipliers; /* Q31 significands, `channel_count` or 1 entries */
     const int32_t *shifts;
-    int32_t per_channel;        /* 0: entry 0 applies to every channel */
-    int32_t output_offset;      /* output zero point */
-    int32_t activation_min;     /* fused activation, in the output's quantized domain */
+    int32_t per_channel;    /* 0: entry 0 applies to every channel */
+    int32_t output_offset;  /* output zero point */
+    int32_t activation_min; /* fused activation, in the output's quantized domain */
     int32_t activation_max;
 } tc_requantize_params;
 
@@ -78,7 +82,7 @@ typedef struct {
     int32_t inner_size;
 } tc_gather_params;
 void tc_gather_s8(const tc_gather_params *params, const int8_t *table, const int32_t *indices,
-               int8_t *output);
+                  int8_t *output);
 
 /* FULLY_CONNECTED: output[b][c] = requantize(bias[c] + sum_d (input[b][d] + input_offset) *
  * weights[c][d]), symmetric weights. `bias` may be NULL. */
@@ -128,9 +132,9 @@ typedef struct {
     int32_t batch_shape[3];
     int32_t lhs_batch_strides[3];
     int32_t rhs_batch_strides[3];
-    int32_t rows;   /* m */
-    int32_t cols;   /* n */
-    int32_t depth;  /* k */
+    int32_t rows;  /* m */
+    int32_t cols;  /* n */
+    int32_t depth; /* k */
     int32_t adj_x;
     int32_t adj_y;
     int32_t lhs_offset;
@@ -141,8 +145,8 @@ typedef struct {
     int32_t activation_min;
     int32_t activation_max;
 } tc_batch_matmul_params;
-void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs,
-                        const int8_t *rhs, int8_t *output);
+void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
+                        int8_t *output);
 void tc_batch_matmul_s8_opt(const tc_batch_matmul_params *params, const int8_t *lhs,
                             const int8_t *rhs, int8_t *output);
 
@@ -163,10 +167,10 @@ typedef struct {
     int32_t activation_min;
     int32_t activation_max;
 } tc_rescaled_binary_params;
-void tc_add_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
-               const int8_t *input2, int8_t *output);
-void tc_sub_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
-               const int8_t *input2, int8_t *output);
+void tc_add_s8(const tc_rescaled_binary_params *params, const int8_t *input1, const int8_t *input2,
+               int8_t *output);
+void tc_sub_s8(const tc_rescaled_binary_params *params, const int8_t *input1, const int8_t *input2,
+               int8_t *output);
 void tc_squared_difference_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
                               const int8_t *input2, int8_t *output);
 
@@ -224,8 +228,9 @@ typedef struct {
     int32_t input_left_shift;
 } tc_fixed_point_activation_params;
 void tc_logistic_s8(const tc_fixed_point_activation_params *params, const int8_t *input,
-                 int8_t *output);
-void tc_tanh_s8(const tc_fixed_point_activation_params *params, const int8_t *input, int8_t *output);
+                    int8_t *output);
+void tc_tanh_s8(const tc_fixed_point_activation_params *params, const int8_t *input,
+                int8_t *output);
 
 /* RSQRT. An input at the zero point gives 127; an input below it (a negative real value, for which
  * TFLM's Invoke fails) is treated the same way. */
@@ -246,8 +251,7 @@ typedef struct {
     int32_t multiplier;
     int32_t shift;
 } tc_quantize_params;
-void tc_quantize_s8(const tc_quantize_params *params, const int8_t *input,
-                 int8_t *output);
+void tc_quantize_s8(const tc_quantize_params *params, const int8_t *input, int8_t *output);
 
 /* CONCATENATION (inputs share the output's scale and zero point, as TFLM requires): for each of
  * `outer_size` blocks, the inputs' blocks of `input_block_sizes[i]` bytes are copied one after the
@@ -259,7 +263,7 @@ typedef struct {
     int32_t input_block_sizes[TC_MAX_CONCAT_INPUTS];
 } tc_concatenation_params;
 void tc_concatenation_s8(const tc_concatenation_params *params, const int8_t *const *inputs,
-                      int8_t *output);
+                         int8_t *output);
 
 /* STRIDED_SLICE on up to 4 dimensions (TFLM's limit), with start / stop / stride per dimension
  * already resolved from the masks; shrunk axes have stop = start + 1. */
@@ -269,7 +273,8 @@ typedef struct {
     int32_t stop[4];
     int32_t stride[4];
 } tc_strided_slice_params;
-void tc_strided_slice_s8(const tc_strided_slice_params *params, const int8_t *input, int8_t *output);
+void tc_strided_slice_s8(const tc_strided_slice_params *params, const int8_t *input,
+                         int8_t *output);
 
 /* TRANSPOSE: output is written in order; input_strides[d] is how far the input advances when
  * output dimension d advances. */
@@ -279,6 +284,53 @@ typedef struct {
     int32_t input_strides[TC_MAX_DIMS];
 } tc_transpose_params;
 void tc_transpose_s8(const tc_transpose_params *params, const int8_t *input, int8_t *output);
+
+/* LUT-compressed constants (TensorFlow Lite Micro's DECODE format, toolchain/compression.py),
+ * read in place by the _lut kernels below instead of being decoded into RAM first. Element p of the
+ * tensor (row-major) is
+ *     values[((p / channel_run) % channels) * table_stride + index(p)]
+ * where index(p) is the bit_width bits of `indices` starting at bit p * bit_width, most significant
+ * bit first (one stream over the whole tensor; zero bits fill its last byte). One table:
+ * channels = 1, channel_run = the element count; tables along axis 0: channel_run = elements per
+ * channel; tables along the last axis: channel_run = 1. The toolchain validates the file so that
+ * 1 <= bit_width <= 7, every index < table_stride, `indices` holds ceil(count * bit_width / 8)
+ * bytes and `values` channels * table_stride, and count * bit_width < 2^31: the kernels never read
+ * outside either array. Decoding is integer table lookup, so the kernels compute TFLM's integers
+ * on the decoded tensor exactly. */
+typedef struct {
+    const uint8_t *indices;
+    const int8_t *values;
+    int32_t bit_width;
+    int32_t table_stride;
+    int32_t channels;
+    int32_t channel_run;
+} tc_lut_params;
+
+/* GATHER from a compressed table: only the rows it reads are decoded, straight into the output. */
+typedef struct {
+    tc_gather_params gather;
+    tc_lut_params table;
+} tc_gather_lut_params;
+void tc_gather_s8_lut(const tc_gather_lut_params *params, const int32_t *indices, int8_t *output);
+
+/* FULLY_CONNECTED with compressed weights [output_depth rows of accum_depth]. */
+typedef struct {
+    tc_fully_connected_params fully_connected;
+    tc_lut_params weights;
+} tc_fully_connected_lut_params;
+void tc_fully_connected_s8_lut(const tc_fully_connected_lut_params *params, const int8_t *input,
+                               const int32_t *bias, int8_t *output);
+
+/* CONV_2D with a compressed OHWI filter. Where up to 4 channels' filters fit a 384-byte stack
+ * buffer, each such block is decoded once per call and swept over the output pixels, so the output
+ * is written block by block, not pixel after pixel: it must not overlap the input (no streaming).
+ * Larger filters are decoded window by window. */
+typedef struct {
+    tc_conv_2d_params conv;
+    tc_lut_params filter;
+} tc_conv_2d_lut_params;
+void tc_conv_2d_s8_lut(const tc_conv_2d_lut_params *params, const int8_t *input,
+                       const int32_t *bias, int8_t *output);
 
 #ifdef __cplusplus
 }

@@ -46,9 +46,10 @@ extern "C" {
 #define TC_CLASS_IGNORED 3   /* removed with no trace (controls, format characters, most marks) */
 #define TC_CLASS_RUN_BREAK 4 /* removed mark of combining class 0: ends a canonical-ordering run */
 
-/* How a mapping group computes its code points' results (bits 8-10 of tc_unicode_tables.map_heads). */
+/* How a mapping group computes its code points' results (bits 8-10 of tc_unicode_tables.map_heads).
+ * TC_MAP_ALTERNATE: even offsets from the group start map to code point + param, odd ones stay. */
 #define TC_MAP_DELTA 0     /* code point + param */
-#define TC_MAP_ALTERNATE 1 /* even offsets from the group start: code point + param; odd offsets unchanged */
+#define TC_MAP_ALTERNATE 1 /* code point + param at even offsets */
 #define TC_MAP_CONSTANT 2  /* group start + param, for every code point of the group */
 #define TC_MAP_DENSE 3     /* dense[param + offset] */
 #define TC_MAP_MULTI 4     /* multi[(param + offset) * TC_MAX_MAPPED ...], 0-padded */

@@ -13,7 +13,8 @@
 typedef struct {
     uint8_t bytes[TC_MAX_WORD_BYTES]; /* normalized UTF-8 */
     size_t byte_count;
-    size_t char_count; /* may exceed TC_MAX_WORD_CHARS: then bytes holds the first TC_MAX_WORD_CHARS */
+    size_t
+        char_count; /* may exceed TC_MAX_WORD_CHARS: then bytes holds the first TC_MAX_WORD_CHARS */
 } tc_word;
 
 typedef struct {

@@ -78,8 +78,7 @@ static size_t hangul_jamo(uint32_t code_point, uint32_t mapped[TC_MAX_MAPPED])
     uint32_t index = code_point - HANGUL_FIRST;
     mapped[0] = 0x1100u + index / HANGUL_VT_COUNT;
     mapped[1] = 0x1161u + index % HANGUL_VT_COUNT / HANGUL_T_COUNT;
-    if (index % HANGUL_T_COUNT == 0)
-        return 2;
+    if (index % HANGUL_T_COUNT == 0) return 2;
     mapped[2] = 0x11A7u + index % HANGUL_T_COUNT;
     return 3;
 }
@@ -92,8 +91,7 @@ size_t tc_unicode_map(const tc_unicode_tables *unicode, uint32_t code_point,
     int32_t param;
     size_t count;
 
-    if (code_point - HANGUL_FIRST < HANGUL_COUNT)
-        return hangul_jamo(code_point, mapped);
+    if (code_point - HANGUL_FIRST < HANGUL_COUNT) return hangul_jamo(code_point, mapped);
     mapped[0] = code_point;
     /* The first group starting after the code point; the one before it may contain it. */
     while (low < high) {
@@ -103,20 +101,17 @@ size_t tc_unicode_map(const tc_unicode_tables *unicode, uint32_t code_point,
         else
             high = middle;
     }
-    if (low == 0)
-        return 1;
+    if (low == 0) return 1;
     head = unicode->map_heads[low - 1];
     offset = code_point - (head >> 11);
-    if (offset > (head & 0xFFu))
-        return 1;
+    if (offset > (head & 0xFFu)) return 1;
     param = unicode->map_params[low - 1];
     switch ((head >> 8) & 7u) {
     case TC_MAP_DELTA:
         mapped[0] = (uint32_t)((int32_t)code_point + param);
         return 1;
     case TC_MAP_ALTERNATE:
-        if ((offset & 1u) == 0)
-            mapped[0] = (uint32_t)((int32_t)code_point + param);
+        if ((offset & 1u) == 0) mapped[0] = (uint32_t)((int32_t)code_point + param);
         return 1;
     case TC_MAP_CONSTANT:
         mapped[0] = (uint32_t)((int32_t)(head >> 11) + param);
@@ -124,8 +119,7 @@ size_t tc_unicode_map(const tc_unicode_tables *unicode, uint32_t code_point,
     case TC_MAP_DENSE:
         index = (uint32_t)param + offset;
         mapped[0] = unicode->dense_low[index];
-        if ((unicode->dense_plane2[index >> 3] >> (index & 7u)) & 1u)
-            mapped[0] += 0x20000u;
+        if ((unicode->dense_plane2[index >> 3] >> (index & 7u)) & 1u) mapped[0] += 0x20000u;
         return 1;
     case TC_MAP_MULTI:
         index = ((uint32_t)param + offset) * TC_MAX_MAPPED;
@@ -144,8 +138,7 @@ unsigned tc_unicode_combining_class(const tc_unicode_tables *unicode, uint32_t c
     while (low < high) {
         uint32_t middle = low + (high - low) / 2;
         uint32_t entry = unicode->non_starters[middle];
-        if (entry >> 8 == code_point)
-            return entry & 0xFFu;
+        if (entry >> 8 == code_point) return entry & 0xFFu;
         if (entry >> 8 < code_point)
             low = middle + 1;
         else

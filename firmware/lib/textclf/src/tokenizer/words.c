@@ -37,8 +37,7 @@ static size_t utf8_encode(uint32_t code_point, uint8_t *out)
 /* Start of the character that ends at `end` in well-formed UTF-8. */
 static size_t previous_char_start(const uint8_t *bytes, size_t end)
 {
-    do
-        --end;
+    do --end;
     while ((bytes[end] & 0xC0) == 0x80);
     return end;
 }
@@ -68,8 +67,7 @@ static void add_char(tc_word *word, const tc_unicode_tables *unicode, uint32_t c
     memmove(word->bytes + position + size, word->bytes + position, word->byte_count - position);
     memcpy(word->bytes + position, encoded, size);
     word->byte_count += size;
-    if (combining_class == 0)
-        *run_start = word->byte_count;
+    if (combining_class == 0) *run_start = word->byte_count;
 }
 
 void tc_word_reader_init(tc_word_reader *reader, const tc_unicode_tables *unicode, const char *text,
@@ -99,8 +97,7 @@ int tc_read_word(tc_word_reader *reader, tc_word *word)
         switch (tc_unicode_class(reader->unicode, code_point)) {
         case TC_CLASS_WORD:
             count = tc_unicode_map(reader->unicode, code_point, mapped);
-            for (i = 0; i < count; ++i)
-                add_char(word, reader->unicode, mapped[i], &run_start);
+            for (i = 0; i < count; ++i) add_char(word, reader->unicode, mapped[i], &run_start);
             break;
         case TC_CLASS_ISOLATED:
             tc_unicode_map(reader->unicode, code_point, mapped);
@@ -111,8 +108,7 @@ int tc_read_word(tc_word_reader *reader, tc_word *word)
             add_char(word, reader->unicode, mapped[0], &run_start);
             return 1;
         case TC_CLASS_SPACE:
-            if (word->char_count > 0)
-                return 1;
+            if (word->char_count > 0) return 1;
             break;
         case TC_CLASS_RUN_BREAK:
             run_start = word->byte_count;

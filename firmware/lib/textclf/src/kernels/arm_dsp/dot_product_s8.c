@@ -11,13 +11,15 @@
 
 /* SXTB16 / SXTAB16 with the operand rotated by 8 in the same instruction (ACLE has no intrinsic
  * for the rotated forms). */
-static inline uint32_t extend_odd(uint32_t word) {
+static inline uint32_t extend_odd(uint32_t word)
+{
     uint32_t lanes;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(lanes) : "r"(word));
     return lanes;
 }
 
-static inline uint32_t extend_odd_add(uint32_t offsets, uint32_t word) {
+static inline uint32_t extend_odd_add(uint32_t offsets, uint32_t word)
+{
     uint32_t lanes;
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(lanes) : "r"(offsets), "r"(word));
     return lanes;
@@ -28,7 +30,8 @@ static inline uint32_t extend_odd_add(uint32_t offsets, uint32_t word) {
  * and adds both products to the accumulator. Every intermediate fits its lane (|int8 + offset| <= 255),
  * so the sum equals the portable loop's. */
 int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, int32_t w_offset,
-                          int32_t length) {
+                          int32_t length)
+{
     const int16x2_t x_offsets = (int16x2_t)(((uint32_t)(uint16_t)x_offset) * 0x00010001u);
     const int16x2_t w_offsets = (int16x2_t)(((uint32_t)(uint16_t)w_offset) * 0x00010001u);
     int32_t acc = 0;
@@ -37,8 +40,8 @@ int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, in
         uint32_t x_word, w_word;
         memcpy(&x_word, x + i, sizeof x_word); /* unaligned loads are fine on M4/M7 */
         memcpy(&w_word, w + i, sizeof w_word);
-        acc = __smlad(__sxtab16(x_offsets, (int8x4_t)x_word), __sxtab16(w_offsets, (int8x4_t)w_word),
-                      acc);
+        acc = __smlad(__sxtab16(x_offsets, (int8x4_t)x_word),
+                      __sxtab16(w_offsets, (int8x4_t)w_word), acc);
         acc = __smlad((int16x2_t)extend_odd_add((uint32_t)x_offsets, x_word),
                       (int16x2_t)extend_odd_add((uint32_t)w_offsets, w_word), acc);
     }
@@ -51,7 +54,8 @@ int32_t tc_dot_product_s8(const int8_t *x, int32_t x_offset, const int8_t *w, in
 /* Four channels share each x load and its two extensions (about 2 instructions per
  * multiply-accumulate on Cortex-M4, against 2.5 for four separate dot products). */
 void tc_dot_product_s8_x4(const int8_t *x, int32_t x_offset, const int8_t *w, int32_t w_stride,
-                          int32_t length, int32_t acc[4]) {
+                          int32_t length, int32_t acc[4])
+{
     const uint32_t x_offsets = ((uint32_t)(uint16_t)x_offset) * 0x00010001u;
     const int32_t stride2 = 2 * w_stride, stride3 = 3 * w_stride;
     const int8_t *const x_end = x + (length & ~3);
@@ -91,16 +95,17 @@ void tc_dot_product_s8_x4(const int8_t *x, int32_t x_offset, const int8_t *w, in
 
 /* One LDRD for a channel's two packed words at a byte offset from `words` (GCC splits adjacent
  * word loads into two LDRs). The memory operand tells the compiler what the asm reads. */
-#define load_pair(words, offset, first, second)                                        \
-    __asm__("ldrd %0, %1, [%2, #" #offset "]"                                          \
-            : "=r"(first), "=r"(second)                                                \
+#define load_pair(words, offset, first, second) \
+    __asm__("ldrd %0, %1, [%2, #" #offset "]"   \
+            : "=r"(first), "=r"(second)         \
             : "r"(words), "m"(*(const int32_t(*)[2])((const char *)(words) + (offset))))
 
 /* Per step, x costs one load and two extensions for all four channels, and each channel one
  * doubleword load of its packed halves and two SMLADs: about 1.1 instructions per
  * multiply-accumulate on Cortex-M4. */
 void tc_dot_product_s8_x4_packed(const int8_t *x, int32_t x_offset, const int32_t *packed,
-                                 int32_t length, int32_t acc[4]) {
+                                 int32_t length, int32_t acc[4])
+{
     const uint32_t x_offsets = ((uint32_t)(uint16_t)x_offset) * 0x00010001u;
     const int8_t *const x_end = x + length;
     int32_t sum0 = acc[0], sum1 = acc[1], sum2 = acc[2], sum3 = acc[3];

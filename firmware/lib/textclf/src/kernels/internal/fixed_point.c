@@ -5,12 +5,14 @@
 
 #define Q0_ONE INT32_MAX /* 1.0 is not representable in Q0; gemmlowp uses the largest value */
 
-static int32_t multiply(int32_t a, int32_t b) {
+static int32_t multiply(int32_t a, int32_t b)
+{
     return tc_saturating_rounding_doubling_high_mul(a, b);
 }
 
 /* Changes the format of a value from Q(from_bits) to Q(to_bits). */
-static int32_t rescale(int32_t x, int32_t from_bits, int32_t to_bits) {
+static int32_t rescale(int32_t x, int32_t from_bits, int32_t to_bits)
+{
     const int32_t exponent = from_bits - to_bits;
     if (exponent > 0) {
         return tc_saturating_shift_left(x, exponent);
@@ -22,13 +24,15 @@ static int32_t rescale(int32_t x, int32_t from_bits, int32_t to_bits) {
 }
 
 /* (a + b) / 2 rounded to nearest, ties away from zero. */
-static int32_t rounding_half_sum(int32_t a, int32_t b) {
+static int32_t rounding_half_sum(int32_t a, int32_t b)
+{
     const int64_t sum = (int64_t)a + (int64_t)b;
     const int64_t sign = sum >= 0 ? 1 : -1;
     return (int32_t)((sum + sign) / 2);
 }
 
-static uint32_t count_leading_zeros(uint32_t x) {
+static uint32_t count_leading_zeros(uint32_t x)
+{
     uint32_t count = 0;
     if (x == 0) {
         return 32;
@@ -41,7 +45,8 @@ static uint32_t count_leading_zeros(uint32_t x) {
 }
 
 /* exp(a) for a in [-1/4, 0), Q0 in and out: Taylor expansion around -1/8. */
-static int32_t exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a) {
+static int32_t exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a)
+{
     const int32_t exp_minus_one_eighth = 1895147668;
     const int32_t one_third = 715827883;
     const int32_t x = tc_wrapping_add(a, 1 << 28); /* a + 1/8 */
@@ -51,12 +56,13 @@ static int32_t exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a
     const int32_t x4_over_4 = tc_rounding_divide_by_pot(x4, 2);
     const int32_t x4_over_24_plus_x3_over_6_plus_x2_over_2 = tc_rounding_divide_by_pot(
         tc_wrapping_add(multiply(tc_wrapping_add(x4_over_4, x3), one_third), x2), 1);
-    return tc_wrapping_add(
-        exp_minus_one_eighth,
-        multiply(exp_minus_one_eighth, tc_wrapping_add(x, x4_over_24_plus_x3_over_6_plus_x2_over_2)));
+    return tc_wrapping_add(exp_minus_one_eighth,
+                           multiply(exp_minus_one_eighth,
+                                    tc_wrapping_add(x, x4_over_24_plus_x3_over_6_plus_x2_over_2)));
 }
 
-int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits) {
+int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits)
+{
     /* exp(-2^k) in Q0, k = -2 .. 4: the barrel shifter multiplies them in bit by bit. */
     static const int32_t exp_of_minus_power_of_two[7] = {
         1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
@@ -87,13 +93,14 @@ int32_t tc_exp_on_negative_values(int32_t a, int32_t integer_bits) {
 
 /* Newton-Raphson for 1 / (1 + a) in Q2, a in (0, 1) Q0; returns the Q2 estimate of
  * 1 / ((1 + a) / 2). */
-static int32_t newton_reciprocal_of_half_one_plus_x(int32_t a) {
+static int32_t newton_reciprocal_of_half_one_plus_x(int32_t a)
+{
     const int32_t q2_one = 1 << 29;
     const int32_t forty_eight_over_17 = 1515870810;
     const int32_t minus_thirty_two_over_17 = -1010580540;
     const int32_t half_denominator = rounding_half_sum(a, Q0_ONE);
-    int32_t x = tc_wrapping_add(forty_eight_over_17,
-                                multiply(half_denominator, minus_thirty_two_over_17));
+    int32_t x =
+        tc_wrapping_add(forty_eight_over_17, multiply(half_denominator, minus_thirty_two_over_17));
     int iteration;
     for (iteration = 0; iteration < 3; ++iteration) {
         const int32_t half_denominator_times_x = multiply(half_denominator, x);
@@ -104,17 +111,20 @@ static int32_t newton_reciprocal_of_half_one_plus_x(int32_t a) {
     return x;
 }
 
-int32_t tc_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
+int32_t tc_one_over_one_plus_x_for_x_in_0_1(int32_t a)
+{
     /* x / 2 is exact in Q1 with the same raw value. */
     return rescale(newton_reciprocal_of_half_one_plus_x(a), 1, 0);
 }
 
 /* (1 - a) / (1 + a) for a in (0, 1), Q0. */
-static int32_t one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
+static int32_t one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a)
+{
     return rescale(tc_wrapping_sub(newton_reciprocal_of_half_one_plus_x(a), 1 << 29), 2, 0);
 }
 
-int32_t tc_logistic_fixed_point(int32_t a, int32_t integer_bits) {
+int32_t tc_logistic_fixed_point(int32_t a, int32_t integer_bits)
+{
     if (a == 0) {
         return 1 << 30; /* 0.5 */
     }
@@ -126,7 +136,8 @@ int32_t tc_logistic_fixed_point(int32_t a, int32_t integer_bits) {
     }
 }
 
-int32_t tc_tanh_fixed_point(int32_t a, int32_t integer_bits) {
+int32_t tc_tanh_fixed_point(int32_t a, int32_t integer_bits)
+{
     if (a == 0) {
         return 0;
     }
@@ -139,7 +150,8 @@ int32_t tc_tanh_fixed_point(int32_t a, int32_t integer_bits) {
     }
 }
 
-int32_t tc_reciprocal(int32_t x, int32_t x_integer_digits, int32_t *num_bits_over_unit) {
+int32_t tc_reciprocal(int32_t x, int32_t x_integer_digits, int32_t *num_bits_over_unit)
+{
     const uint32_t headroom_plus_one = count_leading_zeros((uint32_t)x);
     /* x << headroom is in [1, 2) as Q1; minus one it is the Q0 argument of 1 / (1 + y). */
     const int32_t shifted_minus_one =
@@ -148,7 +160,8 @@ int32_t tc_reciprocal(int32_t x, int32_t x_integer_digits, int32_t *num_bits_ove
     return tc_one_over_one_plus_x_for_x_in_0_1(shifted_minus_one);
 }
 
-void tc_inv_sqrt_quantized_multiplier(int32_t input, int32_t *multiplier, int32_t *shift) {
+void tc_inv_sqrt_quantized_multiplier(int32_t input, int32_t *multiplier, int32_t *shift)
+{
     const int32_t q3_three_halves = (1 << 28) + (1 << 27);
     const int32_t q0_half_sqrt_2 = 1518500250;
     int32_t right_shift = 11;

@@ -9,25 +9,30 @@
 
 #include <stdint.h>
 
-static inline int32_t tc_clamp(int32_t value, int32_t low, int32_t high) {
+static inline int32_t tc_clamp(int32_t value, int32_t low, int32_t high)
+{
     return value < low ? low : (value > high ? high : value);
 }
 
-static inline int32_t tc_wrapping_add(int32_t a, int32_t b) {
+static inline int32_t tc_wrapping_add(int32_t a, int32_t b)
+{
     return (int32_t)((uint32_t)a + (uint32_t)b);
 }
 
-static inline int32_t tc_wrapping_sub(int32_t a, int32_t b) {
+static inline int32_t tc_wrapping_sub(int32_t a, int32_t b)
+{
     return (int32_t)((uint32_t)a - (uint32_t)b);
 }
 
-static inline int32_t tc_wrapping_shift_left(int32_t x, int32_t shift) {
+static inline int32_t tc_wrapping_shift_left(int32_t x, int32_t shift)
+{
     return (int32_t)((uint32_t)x << shift);
 }
 
 /* Rounded high half of 2*a*b; saturates the single overflow case a == b == INT32_MIN
  * (ARM's VQRDMULH). */
-static inline int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
+static inline int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
@@ -39,7 +44,8 @@ static inline int32_t tc_saturating_rounding_doubling_high_mul(int32_t a, int32_
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero; 0 <= exponent <= 31. */
-static inline int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent) {
+static inline int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
@@ -47,7 +53,8 @@ static inline int32_t tc_rounding_divide_by_pot(int32_t x, int32_t exponent) {
 }
 
 /* x * 2^exponent for exponent > 0, saturating (gemmlowp's SaturatingRoundingMultiplyByPOT). */
-static inline int32_t tc_saturating_shift_left(int32_t x, int32_t exponent) {
+static inline int32_t tc_saturating_shift_left(int32_t x, int32_t exponent)
+{
     const int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
     if (x > threshold) {
         return INT32_MAX;
@@ -60,12 +67,12 @@ static inline int32_t tc_saturating_shift_left(int32_t x, int32_t exponent) {
 
 /* TFLM's double-rounding MultiplyByQuantizedMultiplier: x * multiplier / 2^31 * 2^shift. */
 static inline int32_t tc_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
-                                                          int32_t shift) {
+                                                          int32_t shift)
+{
     const int32_t left_shift = shift > 0 ? shift : 0;
     const int32_t right_shift = shift > 0 ? 0 : -shift;
     return tc_rounding_divide_by_pot(
-        tc_saturating_rounding_doubling_high_mul(tc_wrapping_shift_left(x, left_shift),
-                                                 multiplier),
+        tc_saturating_rounding_doubling_high_mul(tc_wrapping_shift_left(x, left_shift), multiplier),
         right_shift);
 }
 

@@ -10,7 +10,8 @@
  * dimensions). Pooling over a sequence is this shape; it lets the kernels stream whole rows
  * instead of striding through the input once per output element. */
 static inline int tc_reduction_rows(const tc_reduction_shape *shape, int32_t *outer, int32_t *rows,
-                                    int32_t *inner) {
+                                    int32_t *inner)
+{
     int32_t d = shape->kept_rank - 1;
     int32_t expected = 1;
     if (shape->reduced_rank != 1) {

@@ -6,11 +6,11 @@
 #include "../../textclf_kernels.h"
 #include "fixed_point.h"
 
-static inline int8_t tc_requantize(const tc_requantize_params *params, int32_t acc,
-                                   int32_t channel) {
+static inline int8_t tc_requantize(const tc_requantize_params *params, int32_t acc, int32_t channel)
+{
     const int32_t index = params->per_channel ? channel : 0;
-    const int32_t scaled = tc_multiply_by_quantized_multiplier(acc, params->multipliers[index],
-                                                               params->shifts[index]);
+    const int32_t scaled =
+        tc_multiply_by_quantized_multiplier(acc, params->multipliers[index], params->shifts[index]);
     return (int8_t)tc_clamp(scaled + params->output_offset, params->activation_min,
                             params->activation_max);
 }

@@ -6,19 +6,22 @@
 #include "../../textclf_kernels.h"
 #include "fixed_point.h"
 
-static inline int32_t tc_rescale_input1(const tc_rescaled_binary_params *params, int8_t value) {
+static inline int32_t tc_rescale_input1(const tc_rescaled_binary_params *params, int8_t value)
+{
     const int32_t shifted = (params->input1_offset + value) * (1 << params->left_shift);
     return tc_multiply_by_quantized_multiplier(shifted, params->input1_multiplier,
                                                params->input1_shift);
 }
 
-static inline int32_t tc_rescale_input2(const tc_rescaled_binary_params *params, int8_t value) {
+static inline int32_t tc_rescale_input2(const tc_rescaled_binary_params *params, int8_t value)
+{
     const int32_t shifted = (params->input2_offset + value) * (1 << params->left_shift);
     return tc_multiply_by_quantized_multiplier(shifted, params->input2_multiplier,
                                                params->input2_shift);
 }
 
-static inline int8_t tc_rescale_output(const tc_rescaled_binary_params *params, int32_t raw) {
+static inline int8_t tc_rescale_output(const tc_rescaled_binary_params *params, int32_t raw)
+{
     const int32_t output =
         tc_multiply_by_quantized_multiplier(raw, params->output_multiplier, params->output_shift) +
         params->output_offset;

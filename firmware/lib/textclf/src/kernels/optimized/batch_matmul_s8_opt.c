@@ -33,8 +33,8 @@ void tc_batch_matmul_s8_opt(const tc_batch_matmul_params *params, const int8_t *
                         acc = tc_multiply_by_quantized_multiplier(acc, params->output_multiplier,
                                                                   params->output_shift);
                         acc += params->output_offset;
-                        *output++ = (int8_t)tc_clamp(acc, params->activation_min,
-                                                     params->activation_max);
+                        *output++ =
+                            (int8_t)tc_clamp(acc, params->activation_min, params->activation_max);
                     }
                 }
             }

@@ -8,8 +8,8 @@
 /* Output columns summed per pass over the rows: the int32 sums live on the stack (256 bytes). */
 #define SUM_CHUNK 64
 
-static void reduce_sum_rows(const tc_reduce_sum_params *params, const int8_t *input,
-                            int8_t *output, int32_t outer, int32_t rows, int32_t inner)
+static void reduce_sum_rows(const tc_reduce_sum_params *params, const int8_t *input, int8_t *output,
+                            int32_t outer, int32_t rows, int32_t inner)
 {
     int32_t sums[SUM_CHUNK];
     int32_t o, r, i, start;

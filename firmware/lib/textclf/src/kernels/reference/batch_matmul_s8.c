@@ -4,8 +4,8 @@
 #include "../../textclf_kernels.h"
 #include "../internal/fixed_point.h"
 
-void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs,
-                        const int8_t *rhs, int8_t *output)
+void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
+                        int8_t *output)
 {
     const int32_t rows = params->rows;
     const int32_t cols = params->cols;
@@ -37,8 +37,8 @@ void tc_batch_matmul_s8(const tc_batch_matmul_params *params, const int8_t *lhs,
                         acc = tc_multiply_by_quantized_multiplier(acc, params->output_multiplier,
                                                                   params->output_shift);
                         acc += params->output_offset;
-                        *output++ = (int8_t)tc_clamp(acc, params->activation_min,
-                                                     params->activation_max);
+                        *output++ =
+                            (int8_t)tc_clamp(acc, params->activation_min, params->activation_max);
                     }
                 }
             }

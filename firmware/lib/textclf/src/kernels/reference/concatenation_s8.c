@@ -5,7 +5,8 @@
 #include "../../textclf_kernels.h"
 
 void tc_concatenation_s8(const tc_concatenation_params *params, const int8_t *const *inputs,
-                      int8_t *output) {
+                         int8_t *output)
+{
     int32_t outer, i;
     for (outer = 0; outer < params->outer_size; ++outer) {
         for (i = 0; i < params->input_count; ++i) {

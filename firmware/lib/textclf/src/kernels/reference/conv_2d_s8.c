@@ -31,13 +31,16 @@ void tc_conv_2d_s8(const tc_conv_2d_params *params, const int8_t *input, const i
                             if (in_x < 0 || in_x >= params->input_width) {
                                 continue;
                             }
-                            pixel = input + (((size_t)batch * params->input_height + in_y) *
-                                                 params->input_width +
-                                             in_x) * params->input_depth +
+                            pixel = input +
+                                    (((size_t)batch * params->input_height + in_y) *
+                                         params->input_width +
+                                     in_x) *
+                                        params->input_depth +
                                     group_start;
                             taps = filter + (((size_t)channel * params->filter_height + filter_y) *
                                                  params->filter_width +
-                                             filter_x) * filter_depth;
+                                             filter_x) *
+                                                filter_depth;
                             for (k = 0; k < filter_depth; ++k) {
                                 acc += ((int32_t)pixel[k] + params->input_offset) * taps[k];
                             }

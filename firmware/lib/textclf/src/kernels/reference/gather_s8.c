@@ -4,7 +4,8 @@
 #include "../../textclf_kernels.h"
 
 void tc_gather_s8(const tc_gather_params *params, const int8_t *table, const int32_t *indices,
-               int8_t *output) {
+                  int8_t *output)
+{
     const size_t row_bytes = (size_t)params->inner_size;
     int32_t outer;
     int32_t i;

@@ -3,8 +3,8 @@
 #include "../../textclf_kernels.h"
 #include "../internal/fixed_point.h"
 
-void tc_quantize_s8(const tc_quantize_params *params, const int8_t *input,
-                 int8_t *output) {
+void tc_quantize_s8(const tc_quantize_params *params, const int8_t *input, int8_t *output)
+{
     int32_t i;
     for (i = 0; i < params->count; ++i) {
         const int32_t value = (int32_t)input[i] - params->input_zero_point;

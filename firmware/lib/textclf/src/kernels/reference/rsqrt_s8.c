@@ -5,7 +5,8 @@
 /* Headroom that keeps 1/sqrt(value) an integer before the output rescaling. */
 enum { INTERMEDIATE_SHIFT = 20 };
 
-void tc_rsqrt_s8(const tc_rsqrt_params *params, const int8_t *input, int8_t *output) {
+void tc_rsqrt_s8(const tc_rsqrt_params *params, const int8_t *input, int8_t *output)
+{
     int32_t i;
     for (i = 0; i < params->count; ++i) {
         const int32_t value = (int32_t)input[i] - params->input_zero_point;

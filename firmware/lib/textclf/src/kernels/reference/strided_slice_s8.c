@@ -1,12 +1,13 @@
 /* STRIDED_SLICE, int8, up to 4 dimensions (TFLM kernels/strided_slice.cc). */
 #include "../../textclf_kernels.h"
 
-static int in_range(int32_t index, int32_t stop, int32_t stride) {
+static int in_range(int32_t index, int32_t stop, int32_t stride)
+{
     return stride > 0 ? index < stop : index > stop;
 }
 
-void tc_strided_slice_s8(const tc_strided_slice_params *params, const int8_t *input,
-                      int8_t *output) {
+void tc_strided_slice_s8(const tc_strided_slice_params *params, const int8_t *input, int8_t *output)
+{
     const int32_t *shape = params->input_shape;
     const int32_t *start = params->start;
     const int32_t *stop = params->stop;

@@ -3,8 +3,8 @@
 #include "../internal/odometer.h"
 #include "../internal/rescaled_binary.h"
 
-void tc_sub_s8(const tc_rescaled_binary_params *params, const int8_t *input1,
-               const int8_t *input2, int8_t *output)
+void tc_sub_s8(const tc_rescaled_binary_params *params, const int8_t *input1, const int8_t *input2,
+               int8_t *output)
 {
     const int32_t count = tc_shape_count(params->broadcast.rank, params->broadcast.shape);
     tc_odometer cursor;

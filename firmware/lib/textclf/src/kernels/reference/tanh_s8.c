@@ -5,7 +5,8 @@
 
 enum { INPUT_INTEGER_BITS = 4, OUTPUT_FRACTIONAL_BITS = 7 };
 
-void tc_tanh_s8(const tc_fixed_point_activation_params *params, const int8_t *input, int8_t *output) {
+void tc_tanh_s8(const tc_fixed_point_activation_params *params, const int8_t *input, int8_t *output)
+{
     int32_t i;
     for (i = 0; i < params->count; ++i) {
         const int32_t value = (int32_t)input[i] - params->input_zero_point;

@@ -3,7 +3,8 @@
 #include "../../textclf_kernels.h"
 #include "../internal/odometer.h"
 
-void tc_transpose_s8(const tc_transpose_params *params, const int8_t *input, int8_t *output) {
+void tc_transpose_s8(const tc_transpose_params *params, const int8_t *input, int8_t *output)
+{
     const int32_t count = tc_shape_count(params->rank, params->output_shape);
     tc_odometer position;
     int32_t i;
