@@ -40,8 +40,8 @@ int main(int argc, char **argv)
     for (int r = 0; r < repeats; ++r) {
         for (size_t i = 0; i < CLASSIFIER_GOLDEN_COUNT; ++i) {
             textclf_result result;
-            classifier_classify(&context, classifier_goldens[i].text, classifier_goldens[i].text_length,
-                                &result);
+            classifier_classify(&context, classifier_goldens[i].text,
+                                classifier_goldens[i].text_length, &result);
             checksum += result.label;
         }
     }

@@ -61,6 +61,19 @@ def lut_ops_model(per_channel: bool) -> bytes:
     return op_models._build(specs, body, seed=31, per_channel=per_channel)
 
 
+def shared_model() -> bytes:
+    """One embedding layer on two id inputs (the converter writes two table tensors sharing one
+    buffer) and one dense layer on two inputs (two FULLY_CONNECTED reading one weight tensor)."""
+
+    def body(keras, ids_a, ids_b, x, y):
+        embedding = keras.layers.Embedding(op_models.VOCAB, 16, embeddings_initializer=keras.initializers.RandomNormal(0, 1))
+        dense = op_models._dense(keras, 8)
+        return [embedding(ids_a), embedding(ids_b), dense(x), dense(y)]
+
+    specs = [((1, 10), "ids", None), ((1, 12), "ids", None), ((1, 24), -1.0, 1.0), ((1, 24), -2.0, 2.0)]
+    return op_models._build(specs, body, seed=32)
+
+
 @pytest.fixture(scope="module")
 def models():
     cache = {}
@@ -68,7 +81,7 @@ def models():
     def get(name: str) -> bytes:
         if name not in cache:
             cache[name] = {"per_channel": lambda: lut_ops_model(True), "per_tensor": lambda: lut_ops_model(False),
-                           "classifier": op_models.conv_classifier}[name]()
+                           "classifier": op_models.conv_classifier, "shared": shared_model}[name]()
         return cache[name]
 
     return get
@@ -250,6 +263,30 @@ def test_compressed_classifier_matches_tflm_on_the_core(core, models, core_kerne
     assert output.strip() == f"0 of {TARGET_RUNS} cases differ"
 
 
+def test_shared_weights_are_emitted_once(models, kernel_objects, tmp_path):
+    """Two operators reading one compressed tensor (TFLM inserts a DECODE before each) and two
+    tensors with one buffer: one copy of the index bytes and tables in the C, TFLM's outputs."""
+    model_bytes = models("shared")
+    tables = constant_inputs(model_bytes, "GATHER", 0)
+    weights = constant_inputs(model_bytes, "FULLY_CONNECTED", 1)
+    assert len(tables) == 2 and len(weights) == 1
+    with pytest.raises(ToolchainError, match=r"shared with tensor .*; compress that one too") as error:
+        compression.compress_model(model_bytes, [TensorSpec(tables[0], 3)])
+    assert "\n" not in str(error.value)
+    specs = [TensorSpec(tables[0], 3), TensorSpec(tables[1], 3), TensorSpec(weights[0], 4, 0)]
+    inputs = op_models.random_inputs(model_bytes, RUNS, seed=8)
+    compressed, expected = check_compressed_file(model_bytes, specs, inputs)
+    luts = compression.read(flatbuffer.parse_model(compressed))
+    assert len(luts) == 4 and len({lut.decode_op for lut in luts}) == 4
+    program = op_models.build_program(compressed, tmp_path, kernel_objects, sanitize=True)
+    source = (tmp_path / "model_graph.c").read_text()
+    assert source.count("static const uint8_t tc_buffer_") == 2
+    assert source.count("static const int8_t tc_buffer_") == 2
+    assert {op.kernel for op in program.graph.ops} == {None, "tc_gather_s8_lut", "tc_fully_connected_s8_lut"}
+    problems = op_models.mismatches(expected, program.run(inputs))
+    assert not problems, f"{len(problems)} mismatching outputs, e.g.\n" + "\n".join(problems[:5])
+
+
 def test_compressed_embedding_leaves_the_memory_plan_alone(models):
     """Only the embedding compressed: the same arena and offsets as the plain model (the table
     never enters RAM), and the weights shrink by what the indices save."""
@@ -300,19 +337,20 @@ def test_clustering_is_the_least_squares_optimum_with_the_zero_point_kept():
         assert len(np.unique(levels)) <= k and np.all(np.diff(levels) >= 0)
         if pinned is not None:
             assert levels[values == pinned][0] == pinned
-
-        def cost(groups) -> float:
-            total = 0.0
-            for group in groups:
-                v, w = values[group].astype(float), weights[group].astype(float)
-                center = pinned if pinned in values[group] else (v * w).sum() / w.sum()
-                total += float((w * (v - center) ** 2).sum())
-            return total
-
-        best = min(cost([range(a, b) for a, b in zip((0, *cuts), (*cuts, n))])
+        best = min(_clusters_cost(values, weights, pinned, [range(a, b) for a, b in zip((0, *cuts), (*cuts, n))])
                    for cuts in itertools.combinations(range(1, n), k - 1))
-        found = cost([np.flatnonzero(levels == level) for level in np.unique(levels)])
+        found = _clusters_cost(values, weights, pinned, [np.flatnonzero(levels == level) for level in np.unique(levels)])
         assert found <= best + 1e-6
+
+
+def _clusters_cost(values, weights, pinned, groups) -> float:
+    """Weighted squared error of clusters around their means (around `pinned` for its cluster)."""
+    total = 0.0
+    for group in groups:
+        v, w = values[group].astype(float), weights[group].astype(float)
+        center = pinned if pinned in values[group] else (v * w).sum() / w.sum()
+        total += float((w * (v - center) ** 2).sum())
+    return total
 
 
 def test_compress_model_keeps_the_zero_point_and_restates_the_quantization(models):
@@ -545,8 +583,10 @@ def _compress_raw(model_bytes: bytes, tensor: int, bits: int, axis: int | None) 
 
 
 @pytest.mark.parametrize("what, message", [
-    ("embedding per column, scales per tensor", "holds 7 value tables .* decodes this tensor with 1 .*; compress it per tensor"),
-    ("weights one table, scales per channel", "holds 1 value tables .* with 10 .*; compress it per channel along axis 0"),
+    ("embedding per column, scales per tensor",
+     "holds 7 value tables .* decodes this tensor with 1 .*; compress it per tensor"),
+    ("weights one table, scales per channel",
+     "holds 1 value tables .* with 10 .*; compress it per channel along axis 0"),
 ])
 def test_reader_refuses_tables_tflm_decodes_differently(what, message, models):
     """Files TFLite Micro's own compressor writes but its DECODE reads with other tables (it takes

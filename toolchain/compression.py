@@ -84,6 +84,8 @@ class LutTensor:
     encoded_tensor: int
     ancillary_tensor: int
     decoded_tensor: int  # what the consumers read
+    encoded_buffer: int  # the data of the encoded and ancillary tensors (shared when identical)
+    ancillary_buffer: int
     name: str
     shape: tuple[int, ...]
     tensor_type: int  # schema.TensorType of the decoded tensor
@@ -103,8 +105,10 @@ class LutTensor:
     def channel_run(self) -> int:
         """Consecutive elements (row-major) that read one table before the next: element p reads
         table (p / channel_run) % channels."""
-        if self.channels == 1 or self.channel_axis == len(self.shape) - 1:
-            return 1 if self.channels > 1 else self.count
+        if self.channels == 1:
+            return self.count
+        if self.channel_axis == len(self.shape) - 1:
+            return 1
         return self.count // self.channels
 
     @property
@@ -246,8 +250,10 @@ def _read_pair(model: TfliteModel, op_index: int, encoded: int, ancillary: int, 
     tables = np.frombuffer(blob[HEADER_BYTES:], dtype=VALUE_TYPES[out.type]).reshape(channels, stride)
     lut = LutTensor(
         decode_op=op_index, encoded_tensor=encoded, ancillary_tensor=ancillary, decoded_tensor=decoded,
-        name=name, shape=shape, tensor_type=out.type, bit_width=bit_width, table_stride=stride,
-        channels=channels, channel_axis=axis, tables=tables, packed=bytes(packed),
+        encoded_buffer=int(model.subgraph.tensors[encoded].buffer),
+        ancillary_buffer=int(model.subgraph.tensors[ancillary].buffer), name=name, shape=shape,
+        tensor_type=out.type, bit_width=bit_width, table_stride=stride, channels=channels, channel_axis=axis,
+        tables=tables, packed=bytes(packed),
     )
     largest = int(lut.indices().max())
     if largest >= stride:
@@ -485,11 +491,6 @@ def _resolve(model: TfliteModel, spec: TensorSpec, source: str) -> _Plan:
     if tensor.type not in CLUSTER_TYPES:
         raise ToolchainError(f"{what}: it is {flatbuffer.tensor_type_name(tensor.type)}; "
                              "int8, int16 and int32 tensors can be compressed")
-    sharing = [flatbuffer.decode_name(t.name) for i, t in enumerate(sub.tensors) if i != index
-               and t.buffer == tensor.buffer]
-    if sharing:
-        raise ToolchainError(f"{what}: its data is shared with {sharing[0]!r}; TFLite Micro's compressor "
-                             "leaves shared data uncompressed")
     shape = tuple(int(d) for d in tensor.shape) if tensor.shape is not None else ()
     axis = spec.axis
     if axis is not None:
@@ -519,6 +520,20 @@ def _plans(model: TfliteModel, specs: Sequence[TensorSpec], source: str) -> list
         raise ToolchainError(f"{source}: no tensors to compress")
     if len({p.index for p in plans}) != len(plans):
         raise ToolchainError(f"{source}: a tensor is named twice")
+    # Tensors sharing data (the converter merges identical constants) are compressed together or
+    # not at all: TFLite Micro's compressor silently skips data an uncompressed tensor still reads.
+    planned = {p.index: p for p in plans}
+    tensors = model.subgraph.tensors
+    for plan in plans:
+        for other, tensor in enumerate(tensors):
+            if other == plan.index or tensor.buffer != tensors[plan.index].buffer:
+                continue
+            twin = planned.get(other)
+            if twin is None or (twin.bits, twin.axis) != (plan.bits, plan.axis):
+                raise ToolchainError(
+                    f"{source}: compress tensor {plan.name!r}: its data is shared with tensor "
+                    f"{flatbuffer.decode_name(tensor.name)!r} ({other}); compress that one too, with the same "
+                    "bits and axis")
     return plans
 
 
@@ -569,7 +584,7 @@ def compress_model(model_bytes: bytes, tensors: Sequence[TensorSpec], source: st
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             result = bytes(compress.compress(clustered_bytes, requests))
-    except Exception as exc:  # noqa: BLE001 - the compressor's own errors, reported in one line
+    except Exception as exc:  # the compressor's own errors (CompressionError, ValueError, ...), in one line
         raise ToolchainError(f"{source}: TFLite Micro's compressor failed: {exc}") from None
     _check_result(result, clustered_bytes, plans, source)
     return result

@@ -36,12 +36,13 @@ class LutParams(CStruct):
 
 
 def lut_params(lut: LutTensor) -> LutParams:
-    """The kernel's view of a compressed tensor. Its arrays are named after the model's encoded and
-    ancillary tensors, so every operator reading the tensor shares one copy."""
+    """The kernel's view of a compressed tensor. Its arrays are named after the model's buffers that
+    hold them, so every operator reading the tensor (TFLM's compressor inserts one DECODE per
+    reader) and every tensor with the same bytes (it merges identical buffers) share one copy."""
     return LutParams(
-        indices=SharedArray(f"tc_tensor_{lut.encoded_tensor}", "uint8_t", np.frombuffer(lut.packed, np.uint8),
+        indices=SharedArray(f"tc_buffer_{lut.encoded_buffer}", "uint8_t", np.frombuffer(lut.packed, np.uint8),
                             lut.encoded_tensor),
-        values=SharedArray(f"tc_tensor_{lut.ancillary_tensor}_values", "int8_t", lut.tables.reshape(-1),
+        values=SharedArray(f"tc_buffer_{lut.ancillary_buffer}_values", "int8_t", lut.tables.reshape(-1),
                            lut.ancillary_tensor),
         bit_width=lut.bit_width,
         table_stride=lut.table_stride,
