@@ -90,3 +90,22 @@ def test_export_reproduces_the_goldens(fixture, request, tmp_path):
     assert export.verify(prepared) == len(prepared.library.model.goldens) >= 6
     if fixture == "three_class_model":
         assert prepared.library.model.labels == ["mixed", "negative", "positive"]
+
+
+def test_clustered_embedding_ships_lut_compressed(tiny_build, tiny_teacher, tmp_path):
+    """--embedding-bits 3 per column: the student's table is clustered in training, the INT8 model
+    carries it in TFLite Micro's LUT form (3-bit indices, one 8-value table per column), TFLM
+    verifies it, and the compiled C replays TFLM's goldens."""
+    from toolchain import compression, flatbuffer
+
+    project, _ = tiny_build
+    result = run_cli(project, "build", "--name", "tiny_lut", *TINY, "--embedding-bits", "3",
+                     "--embedding-lut", "per_channel", "--cluster-epochs", "1", "--teacher", str(tiny_teacher))
+    assert result.returncode == 0, result.stdout + result.stderr
+    model_dir = project / "models" / "tiny_lut"
+    (lut,) = compression.read(flatbuffer.read_model(model_dir / "student_int8.tflite"))
+    assert (lut.bit_width, lut.channels, lut.channel_axis, lut.shape) == (3, 8, 1, (2100, 8))
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["sizes_bytes"]["int8"] < metrics["sizes_bytes"]["int8_uncompressed"] - 2100 * 8 // 2
+    prepared = export.prepare(export.ExportRequest(model_dir, tmp_path / "lib", prefix="lut"))
+    assert export.verify(prepared) == len(prepared.library.model.goldens) >= 6

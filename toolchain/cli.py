@@ -60,6 +60,7 @@ CONFIG_FLAGS = (
     ("--finetune-epochs", "student.finetune_epochs", int, "student epochs, phase 2 (fine-tuning)"),
     ("--embedding-bits", "student.embedding_bits", int, "store the embedding in 1-7-bit LUT form (0: int8)"),
     ("--embedding-lut", "student.embedding_lut", str, "LUT levels per_tensor or per_channel (per column)"),
+    ("--cluster-epochs", "student.cluster_epochs", int, "student epochs, phase 3 (clustered embedding levels)"),
     ("--golden-count", "verify.golden_count", int, "test sentences saved as golden vectors"),
 )
 

@@ -6,7 +6,8 @@ kinds, TC_MAX_WORD_CHARS, ...) and the runtime's interface version.
 
 Params structs: one frozen dataclass per C struct of textclf_kernels.h (subclasses of `CStruct`),
 fields in C order with types that name their C type (`int` is int32_t, `Array(n)` an int32_t[n],
-`ConstArray` a `const T *` to an emitted array, a `CStruct` the nested struct).
+`ConstArray` a `const int32_t *` to an emitted array, `Pointer(T)` a `const T *` to one, a
+`CStruct` the nested struct).
 tests/test_contract.py holds every dataclass against the struct clang parses from the header,
 field by field; a value is range-checked when the dataclass is built, so a number that cannot be
 the C field's value never reaches generated C.
@@ -71,6 +72,14 @@ class Array:
     length: int
 
 
+@dataclass(frozen=True)
+class Pointer:
+    """Marks a `const T *` field of another type than int32_t:
+    Annotated[ConstArray, Pointer("uint8_t")]; the ConstArray must hold that type."""
+
+    c_type: str
+
+
 Dims = Annotated[tuple, Array(MAX_DIMS)]
 Dims3 = Annotated[tuple, Array(3)]
 Dims4 = Annotated[tuple, Array(4)]
@@ -116,13 +125,17 @@ class CStruct:
             elif kind is ConstArray:
                 if not isinstance(value, ConstArray):
                     raise TypeError(f"{what} must be a ConstArray")
+            elif isinstance(kind, Pointer):
+                if not isinstance(value, ConstArray) or value.c_type != kind.c_type:
+                    raise TypeError(f"{what} must be a ConstArray of {kind.c_type}")
             elif not isinstance(value, kind):
                 raise TypeError(f"{what} must be a {kind.__name__}")
 
     @classmethod
     @functools.cache
     def field_kinds(cls) -> tuple[tuple[str, object], ...]:
-        """(field name, kind) in C order; kind is "int32_t", an Array, ConstArray or a CStruct type."""
+        """(field name, kind) in C order; kind is "int32_t", an Array, ConstArray, a Pointer or a
+        CStruct type."""
         hints = typing.get_type_hints(cls, include_extras=True)
         kinds = []
         for f in dataclasses.fields(cls):
@@ -146,6 +159,8 @@ class CStruct:
                 result.append((name, f"int32_t[{kind.length}]"))
             elif kind is ConstArray:
                 result.append((name, "const int32_t *"))
+            elif isinstance(kind, Pointer):
+                result.append((name, f"const {kind.c_type} *"))
             else:
                 result.append((name, kind.C_NAME))
         return result
@@ -155,7 +170,7 @@ class CStruct:
         found = []
         for name, kind in self.field_kinds():
             value = getattr(self, name)
-            if kind is ConstArray:
+            if kind is ConstArray or isinstance(kind, Pointer):
                 found.append(value)
             elif isinstance(value, CStruct):
                 found += value.arrays()

@@ -179,6 +179,7 @@ def parse_model(data: bytes, source: str = "<bytes>") -> TfliteModel:
             f"({type(exc).__module__}.{type(exc).__name__}: {exc})"
         ) from None
     _check_references(model, len(data), source)
+    _refuse_metadata_compression(model, source)
     result = TfliteModel(source=source, data=data, model=model)
     _check_constant_sizes(result, source)
     return result
@@ -237,6 +238,17 @@ def _check_references(model: schema.ModelT, size: int, source: str) -> None:
             for index in used:
                 if index != -1 and not 0 <= index < len(tensors):
                     raise bad(f"operator {o} uses tensor {index}, but there are {len(tensors)}")
+
+
+def _refuse_metadata_compression(model: schema.ModelT, source: str) -> None:
+    """TFLite Micro's earlier LUT scheme (a "COMPRESSION_METADATA" entry; indices packed into the
+    tensors' own buffers, so their sizes no longer match their shapes) is named here, before the
+    size check below would call such a file corrupt. The current scheme is toolchain.compression."""
+    if any(decode_name(m.name) == "COMPRESSION_METADATA" for m in model.metadata or []):
+        raise ToolchainError(
+            f"{source}: compressed with TFLite Micro's older COMPRESSION_METADATA scheme, which is not "
+            "supported; compress the uncompressed model again with the current compressor (DECODE operators)"
+        )
 
 
 def _check_constant_sizes(model: TfliteModel, source: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import evaluation, flatbuffer, frameworks, model_info, tflm
+from toolchain import compression, evaluation, flatbuffer, frameworks, model_info, tflm
 from toolchain import tokenizer as wordpiece
 from toolchain.config import VerifyConfig
 from toolchain.data import read_jsonl
@@ -87,7 +87,9 @@ def produce(config: VerifyConfig, data_dir: Path, student_dir: Path, convert_dir
     interpreter = tflm.TflmInterpreter(model_bytes, arena, num_outputs=len(model.subgraph.outputs))
 
     micro = tflm_logits(interpreter, ids, "TFLM test split")
-    lite = tflite_logits(model_bytes, ids)
+    # TF Lite has no DECODE: it runs a LUT-compressed model as the plain model it stands for.
+    plain = compression.decompress_model(model_bytes) if compression.read(model) else model_bytes
+    lite = tflite_logits(plain, ids)
     float_student = np.load(student_dir / "predictions_test.npy")
     metrics = {
         "labels": labels,

@@ -11,6 +11,10 @@ The model is untrusted: before lowering, the graph's structure is checked (opera
 where every tensor is written before it is read, one writer per tensor, sane shapes), and every
 number that reaches C is range-checked by its params dataclass. An operator, option or type
 combination outside what the kernels reproduce raises ToolchainError naming the operator.
+
+A LUT-compressed model (TFLM's DECODE operators, toolchain/compression.py) is read and validated
+first; its decoded tensors are constants here, read in place from the compressed bytes by the
+kernels that can (ops/decode.py), never planned in the arena.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain import flatbuffer
+from toolchain import compression, flatbuffer
 from toolchain.contract import ConstArray, check_range
 from toolchain.emit import memory_plan, ops
 from toolchain.emit.ops.common import C_TYPES, ArrayArg, KernelCall, Node, Options, TensorArg, TensorListArg
@@ -139,9 +143,12 @@ class _Compiler:
         self.operators = list(self.subgraph.operators or [])
         self.graph_inputs = [int(i) for i in (self.subgraph.inputs if self.subgraph.inputs is not None else [])]
         self.graph_outputs = [int(i) for i in (self.subgraph.outputs if self.subgraph.outputs is not None else [])]
+        luts = compression.read(model)
+        self.compressed = {lut.decoded_tensor: lut for lut in luts}  # decoded tensor -> its LUT
+        self.decode_ops = {lut.decode_op for lut in luts}
 
     def is_constant(self, tensor: int) -> bool:
-        return self.model.buffer_data(self.tensors[tensor]) is not None
+        return tensor in self.compressed or self.model.buffer_data(self.tensors[tensor]) is not None
 
     def name(self, tensor: int) -> str:
         return flatbuffer.decode_name(self.tensors[tensor].name)
@@ -151,9 +158,9 @@ class _Compiler:
         compiled: list[CompiledOp] = []
         aliases: dict[int, int] = {}  # output tensor -> input tensor whose bytes it shares
         for index in range(len(self.operators)):
-            node = Node(self.model, index, self.options)
+            node = Node(self.model, index, self.options, self.compressed)
             call = ops.lower(node)
-            if call.kernel is None:
+            if call.kernel is None and call.aliases_input:
                 aliases[node.outputs[0]] = node.inputs[0]
             compiled.append(CompiledOp(index, node.op_name, call, tuple(node.inputs), tuple(node.outputs),
                                        tuple(node.shape(t) for t in node.outputs)))
@@ -186,6 +193,8 @@ class _Compiler:
         if len(written) != len(self.graph_inputs):
             raise ToolchainError("compiled backend: a graph input is listed twice")
         for node, op in enumerate(self.operators):
+            if node in self.decode_ops:
+                continue  # constants in, constants out: compression.read checked its tensors
             name = flatbuffer.op_name(self.model.model, op)
             inputs = [int(t) for t in (op.inputs if op.inputs is not None else []) if t != -1]
             outputs = [int(t) for t in (op.outputs if op.outputs is not None else [])]
@@ -269,8 +278,9 @@ class _Compiler:
         return plan, offsets, streamed
 
     def _constants(self, compiled: list[CompiledOp]) -> list[ConstantTensor]:
-        """Constant tensors the calls read, in order of first use."""
-        seen: dict[int, ConstantTensor] = {}
+        """Constant tensors the calls read, in order of first use: whole (a compressed one decoded
+        here) when passed as a tensor, as index bytes and value tables when read in place."""
+        seen: dict[int | str, ConstantTensor] = {}
         for op in compiled:
             tensors = []
             for arg in op.call.args:
@@ -280,11 +290,15 @@ class _Compiler:
                     tensors += list(arg.tensors)
             for tensor in tensors:
                 if tensor not in seen and self.is_constant(tensor):
-                    values = self.model.constant(tensor)
+                    lut = self.compressed.get(tensor)
+                    values = lut.decode() if lut is not None else self.model.constant(tensor)
                     seen[tensor] = ConstantTensor(
                         tensor, self.name(tensor),
                         ConstArray(f"tc_tensor_{tensor}", C_TYPES[self.tensors[tensor].type], values),
                     )
+            for array in op.call.shared_arrays():
+                if array.name not in seen:
+                    seen[array.name] = ConstantTensor(array.tensor, self.name(array.tensor), array)
         return list(seen.values())
 
     def _io(self, tensor: int, offsets: dict[int, int]) -> IoTensor:

@@ -60,7 +60,13 @@ INT8_REGISTRATIONS = {
 }
 
 
+# Custom operators TFLM's resolver registers by name: DECODE of LUT-compressed models.
+_CUSTOM = {"CUSTOM:TFLM_DECODE": "AddDecode"}
+
+
 def resolver_method(op: str) -> str:
+    if op in _CUSTOM:
+        return _CUSTOM[op]
     if op not in TFLM_BUILTINS:
         raise ToolchainError(f"TFLite Micro's op resolver has no registration for operator {op}")
     parts = (part if part[0].isdigit() else part.capitalize() for part in op.split("_"))

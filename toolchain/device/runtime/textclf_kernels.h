@@ -13,11 +13,15 @@
  *   (streamed rows, skipped padding windows, dot products four channels at a time; SMLAD on cores
  *   with the DSP extension, kernels/arm_dsp/). The compiler calls these where they apply;
  *   tests compare each with its reference kernel and with TFLM, on the host and on the cores.
+ * - kernels/lut/<op>_s8_lut.c, tc_<op>_s8_lut: GATHER, FULLY_CONNECTED and CONV_2D reading a
+ *   LUT-compressed constant in place (tc_lut_params below), for either choice of kernels.
  *
  * Conventions:
  * - C99, no malloc, no global mutable state, no recursion. Stack: under 512 bytes per call including
- *   the helpers it calls (largest frame tc_reduce_sum_s8_opt's 64 column sums); the other big locals
- *   are index vectors of TC_MAX_DIMS int32_t.
+ *   the helpers it calls (largest frame tc_reduce_sum_s8_opt's 64 column sums), except
+ *   tc_conv_2d_s8_lut: about 850 bytes on Cortex-M0 and M4 with its 384-byte filter block (the fit
+ *   check measures the deepest chain of the model it builds); the other big locals are index
+ *   vectors of TC_MAX_DIMS int32_t.
  * - Tensor data is passed as arguments (activations live in the caller's arena, constants in flash).
  *   An output overlaps an input of the same call only where the kernel documents it allows that
  *   (tc_conv_2d_s8_opt's streaming order); everywhere else they are disjoint.
@@ -280,6 +284,53 @@ typedef struct {
     int32_t input_strides[TC_MAX_DIMS];
 } tc_transpose_params;
 void tc_transpose_s8(const tc_transpose_params *params, const int8_t *input, int8_t *output);
+
+/* LUT-compressed constants (TensorFlow Lite Micro's DECODE format, toolchain/compression.py),
+ * read in place by the _lut kernels below instead of being decoded into RAM first. Element p of the
+ * tensor (row-major) is
+ *     values[((p / channel_run) % channels) * table_stride + index(p)]
+ * where index(p) is the bit_width bits of `indices` starting at bit p * bit_width, most significant
+ * bit first (one stream over the whole tensor; zero bits fill its last byte). One table:
+ * channels = 1, channel_run = the element count; tables along axis 0: channel_run = elements per
+ * channel; tables along the last axis: channel_run = 1. The toolchain validates the file so that
+ * 1 <= bit_width <= 7, every index < table_stride, `indices` holds ceil(count * bit_width / 8)
+ * bytes and `values` channels * table_stride, and count * bit_width < 2^31: the kernels never read
+ * outside either array. Decoding is integer table lookup, so the kernels compute TFLM's integers
+ * on the decoded tensor exactly. */
+typedef struct {
+    const uint8_t *indices;
+    const int8_t *values;
+    int32_t bit_width;
+    int32_t table_stride;
+    int32_t channels;
+    int32_t channel_run;
+} tc_lut_params;
+
+/* GATHER from a compressed table: only the rows it reads are decoded, straight into the output. */
+typedef struct {
+    tc_gather_params gather;
+    tc_lut_params table;
+} tc_gather_lut_params;
+void tc_gather_s8_lut(const tc_gather_lut_params *params, const int32_t *indices, int8_t *output);
+
+/* FULLY_CONNECTED with compressed weights [output_depth rows of accum_depth]. */
+typedef struct {
+    tc_fully_connected_params fully_connected;
+    tc_lut_params weights;
+} tc_fully_connected_lut_params;
+void tc_fully_connected_s8_lut(const tc_fully_connected_lut_params *params, const int8_t *input,
+                               const int32_t *bias, int8_t *output);
+
+/* CONV_2D with a compressed OHWI filter. Where up to 4 channels' filters fit a 384-byte stack
+ * buffer, each such block is decoded once per call and swept over the output pixels, so the output
+ * is written block by block, not pixel after pixel: it must not overlap the input (no streaming).
+ * Larger filters are decoded window by window. */
+typedef struct {
+    tc_conv_2d_params conv;
+    tc_lut_params filter;
+} tc_conv_2d_lut_params;
+void tc_conv_2d_s8_lut(const tc_conv_2d_lut_params *params, const int8_t *input,
+                       const int32_t *bias, int8_t *output);
 
 #ifdef __cplusplus
 }

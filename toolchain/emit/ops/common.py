@@ -5,11 +5,13 @@ lowered call (`KernelCall` and its arguments), and the Prepare-time helpers seve
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from toolchain import flatbuffer
+from toolchain.compression import LutTensor
 from toolchain.contract import MAX_DIMS, ConstArray, CStruct, Dims, check_range
 from toolchain.emit.quantization import activation_range, f32
 from toolchain.errors import ToolchainError
@@ -55,6 +57,15 @@ Arg = TensorArg | NullArg | ArrayArg | TensorListArg
 
 
 @dataclass(frozen=True)
+class SharedArray(ConstArray):
+    """Constant data a params struct points to that belongs to the model rather than to one call
+    (the index bytes and value tables of a LUT-compressed tensor, which several operators may
+    read): emitted once, among the model's constant tensors."""
+
+    tensor: int  # the model tensor it comes from
+
+
+@dataclass(frozen=True)
 class KernelCall:
     """One lowered operator: the C kernel, its params and its arguments (after the params, in the
     kernel's order). `kernel` is None for the renaming operators, whose output shares the input's
@@ -68,11 +79,20 @@ class KernelCall:
     # writes each output row only after it has read the input rows it needs (see
     # conv_2d.streaming_lead). None: input and output must not overlap.
     streaming_lead: int | None = None
+    # With no kernel: whether the output is the input's bytes under another name (RESHAPE, ...);
+    # False for DECODE, whose outputs are read in place by their consumers (ops/decode.py).
+    aliases_input: bool = True
 
     def arrays(self) -> list[ConstArray]:
-        """The const arrays the call needs emitted: the params' and those passed as arguments."""
+        """The const arrays the call needs emitted with it: the params' and those passed as
+        arguments (SharedArrays are emitted with the model's constants instead)."""
         found = self.params.arrays() if self.params is not None else []
-        return found + [arg.array for arg in self.args if isinstance(arg, ArrayArg)]
+        found += [arg.array for arg in self.args if isinstance(arg, ArrayArg)]
+        return [array for array in found if not isinstance(array, SharedArray)]
+
+    def shared_arrays(self) -> list[SharedArray]:
+        found = self.params.arrays() if self.params is not None else []
+        return [array for array in found if isinstance(array, SharedArray)]
 
 
 @dataclass(frozen=True)
@@ -97,12 +117,16 @@ def _type_names(dtypes) -> str:
 
 
 class Node:
-    """One operator of the model with typed access to its tensors and TFLM's Prepare checks."""
+    """One operator of the model with typed access to its tensors and TFLM's Prepare checks.
+    `compressed` maps the DECODE outputs of a LUT-compressed model to what they decode
+    (toolchain.compression.read): to the lowerings they are constants."""
 
-    def __init__(self, model: TfliteModel, index: int, settings: Options = Options()):
+    def __init__(self, model: TfliteModel, index: int, settings: Options = Options(),
+                 compressed: Mapping[int, LutTensor] | None = None):
         self.model = model
         self.index = index
         self.settings = settings
+        self.compressed = compressed or {}
         self.op = model.subgraph.operators[index]
         self.op_name = flatbuffer.op_name(model.model, self.op)
         self.tensors = model.subgraph.tensors
@@ -125,10 +149,18 @@ class Node:
         return int(np.prod(self.shape(index), dtype=np.int64)) if self.shape(index) else 1
 
     def is_constant(self, index: int) -> bool:
-        return self.model.buffer_data(self.tensors[index]) is not None
+        return index in self.compressed or self.model.buffer_data(self.tensors[index]) is not None
 
     def constant(self, index: int) -> np.ndarray:
+        """A constant's values (a compressed one decoded, as TFLM's DECODE would)."""
+        if index in self.compressed:
+            return self.compressed[index].decode()
         return self.model.constant(index)
+
+    def lut(self, index: int) -> LutTensor | None:
+        """The LUT-compressed int8 tensor an input reads, for the kernels that read it in place."""
+        lut = self.compressed.get(index)
+        return lut if lut is not None and lut.tensor_type == INT8 else None
 
     def dtype(self, index: int) -> int:
         return self.tensors[index].type

@@ -8,6 +8,7 @@ import numpy as np
 
 from toolchain.contract import ConstArray, CStruct
 from toolchain.emit.ops.common import INT32, ArrayArg, KernelCall, Node, RequantizeParams, requantize_params
+from toolchain.emit.ops.decode import LutParams, lut_params
 from toolchain.emit.quantization import quantize_multiplier
 from toolchain.flatbuffer import schema
 
@@ -37,6 +38,16 @@ class Conv2DParams(CStruct):
     pad_width: int
     input_offset: int
     requantize: RequantizeParams
+
+
+@dataclass(frozen=True)
+class Conv2DLutParams(CStruct):
+    """CONV_2D with a LUT-compressed filter, read in place (ops/decode.py). The kernel writes its
+    output block of channels by block, so it has no streaming lead."""
+
+    C_NAME = "tc_conv_2d_lut_params"
+    conv: Conv2DParams
+    filter: LutParams
 
 
 def output_size(padding: int, size: int, filter_size: int, stride: int, dilation: int) -> int:
@@ -147,6 +158,10 @@ def lower(node: Node) -> KernelCall:
     )
     macs = batches * out_h * out_w * out_d * f_h * f_w * f_in_d
     args_after = (node.arg(bias), node.arg(output, False))
+    lut = node.lut(conv_filter)
+    if lut is not None:
+        return KernelCall("tc_conv_2d_s8_lut", Conv2DLutParams(params, lut_params(lut)),
+                          (node.arg(source), *args_after), macs=macs)
     if node.settings.kernels == "reference":
         return KernelCall("tc_conv_2d_s8", params, (node.arg(source), node.arg(conv_filter), *args_after),
                           macs=macs)

@@ -7,6 +7,7 @@ import numpy as np
 
 from toolchain.contract import CStruct
 from toolchain.emit.ops.common import INT32, KernelCall, Node
+from toolchain.emit.ops.decode import LutParams, lut_params
 
 OPERATORS = ("GATHER",)
 
@@ -18,6 +19,15 @@ class GatherParams(CStruct):
     axis_size: int
     index_count: int
     inner_size: int
+
+
+@dataclass(frozen=True)
+class GatherLutParams(CStruct):
+    """GATHER from a LUT-compressed table, read in place (ops/decode.py)."""
+
+    C_NAME = "tc_gather_lut_params"
+    gather: GatherParams
+    table: LutParams
 
 
 def lower(node: Node) -> KernelCall:
@@ -42,4 +52,8 @@ def lower(node: Node) -> KernelCall:
     )
     if params.outer_size * params.index_count * params.inner_size != node.count(output):
         raise node.error("output size does not match the gathered size")
+    lut = node.lut(table)
+    if lut is not None:
+        return KernelCall("tc_gather_s8_lut", GatherLutParams(params, lut_params(lut)),
+                          (node.arg(indices), node.arg(output, False)))
     return KernelCall("tc_gather_s8", params, (node.arg(table), node.arg(indices), node.arg(output, False)))
