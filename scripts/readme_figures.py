@@ -115,7 +115,25 @@ def search_table() -> str:
     return format_table(result)
 
 
-SECTIONS = {"targets": targets_table, "fit": fit_table, "figures": figures_table, "search": search_table}
+def compression_table() -> str:
+    result = read_results("compression")
+    if not result:
+        return NOT_MEASURED
+    lines = [f"The default model's embedding alone, one table for the whole tensor, clustered after training "
+             f"(`benchmarks/compression.py`; TFLite Micro on {result['text_count']:,} test sentences; "
+             f"instructions per golden sentence on {result['core']}, every golden checked against TFLM):", "",
+             "| embedding | `.tflite` | weights in flash | arena (compiled) | TFLM arena | accuracy (TFLM) "
+             "| same label as int8 | instructions (mean) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in result["rows"]:
+        lines.append(f"| {row['variant']} | {row['tflite_bytes']:,} B | {row['weight_bytes']:,} B | "
+                     f"{row['arena_bytes']:,} B | {row['tflm_arena_bytes']:,} B | {100 * row['accuracy_tflm']:.2f}% | "
+                     f"{100 * row['labels_equal_uncompressed']:.2f}% | {row['instructions_mean']:,.0f} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"targets": targets_table, "fit": fit_table, "figures": figures_table, "search": search_table,
+            "compression": compression_table}
 
 
 def render(text: str) -> str:
