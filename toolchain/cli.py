@@ -140,13 +140,10 @@ def _preflight(config, target) -> None:
     target (after the data and teacher stages, which the shape's vocabulary needs)."""
     from toolchain import pipeline, search, targets
     from toolchain import tokenizer as wordpiece
-    from toolchain.data import read_jsonl
 
     _print_outcomes(pipeline.run_until(config, "teacher"))
     dirs = pipeline.stage_dirs(config)
-    texts = {name: [r["text"] for r in read_jsonl(dirs["data"] / f"{name}.jsonl")]
-             for name in ("train", "validation", "transfer")}
-    texts["counting"] = [t.replace("[MASK]", " ") for t in texts["train"] + texts["transfer"]]
+    texts = search.stage_texts(dirs)
     s = config.student
     candidate = search.Candidate(s.architecture, s.vocab_size, s.embedding_dim, s.hidden_dim, s.embedding_bits)
     measured = search.footprint(config, candidate, target, dirs,
@@ -243,8 +240,11 @@ def _cmd_search(args) -> int:
             raise ToolchainError(f"{what} must be a positive number")
     if args.candidates < 1:
         raise ToolchainError("--candidates must be at least 1")
+    if args.jobs < 1:
+        raise ToolchainError("--jobs must be at least 1")
     _check_writable(config)
-    result = search.run(config, target, args.candidates, args.max_flash, args.max_ram, args.max_instructions)
+    result = search.run(config, target, args.candidates, args.max_flash, args.max_ram, args.max_instructions,
+                        args.jobs)
     print(search.format_table(result))
     for path in search.write_report(config, result):
         print(f"wrote {path}")
@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-ram", type=int, help="RAM budget in bytes (default: the target's)")
     search.add_argument("--max-instructions", type=int, help="mean instructions per sentence at most")
     search.add_argument("--candidates", type=int, default=12, help="how many candidates to measure (default 12)")
+    search.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="candidates trained at once (default: one per core)")
     search.set_defaults(run=_cmd_search)
 
     validate = commands.add_parser("validate", help="run a model on the device itself over a test split and "

@@ -160,20 +160,25 @@ def build_models(config: StudentConfig, num_labels: int, table: np.ndarray, seed
     return projected, deployable, projection, embedding, trunk
 
 
-def cluster_levels(values: np.ndarray, levels: int, iterations: int = 30) -> np.ndarray:
-    """`levels` sorted centroids for 1-D data by Lloyd's k-means, one of them pinned at exactly
-    0.0: the [PAD] row (zero) must stay a level, so padding still adds nothing to pooling and still
-    quantizes to the zero point. Initialised at quantiles (deterministic)."""
+# Clustering resolution: values are binned to 1/CLUSTER_GRID of the table's largest magnitude,
+# four times finer than the INT8 grid the converter puts them on.
+CLUSTER_GRID = 512
+
+
+def cluster_levels(values: np.ndarray, levels: int) -> np.ndarray:
+    """`levels` sorted levels for 1-D data, least squares, one of them exactly 0.0: the [PAD] row
+    (zero) must stay a level, so padding still adds nothing to pooling and still quantizes to the
+    zero point. Exact 1-D k-means (compression.cluster_levels, by dynamic programming) over the
+    values binned to the CLUSTER_GRID; fewer distinct values than levels repeat the last level."""
+    from toolchain import compression
+
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    free = np.quantile(values, (np.arange(levels - 1) + 0.5) / max(levels - 1, 1))
-    for _ in range(iterations):
-        centroids = np.concatenate([[0.0], free])  # index 0: the pinned level
-        nearest = np.abs(values[:, None] - centroids[None, :]).argmin(axis=1)
-        for j in range(1, levels):
-            members = values[nearest == j]
-            if members.size:
-                free[j - 1] = members.mean()
-    return np.sort(np.concatenate([[0.0], free])).astype(np.float32)
+    scale = float(np.abs(values).max()) / CLUSTER_GRID or 1.0
+    bins, counts = np.unique(np.append(np.rint(values / scale), 0.0), return_counts=True)
+    counts[bins == 0] -= 1  # the appended 0 makes zero a bin; it weighs only as much as real zeros
+    found = np.unique(compression.cluster_levels(bins, np.maximum(counts, 1e-9), levels, pinned=0))
+    found = np.concatenate([found, np.repeat(found[-1:], levels - len(found))])
+    return (found * scale).astype(np.float32)
 
 
 def cluster_table(table: np.ndarray, bits: int, per_column: bool) -> tuple[np.ndarray, np.ndarray]:

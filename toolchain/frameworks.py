@@ -12,6 +12,11 @@ ENVIRONMENT = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    # One TensorFlow thread: a float reduction's order depends on how many threads split it, so the
+    # student's weights would depend on the machine's core count. Students are small; `search`
+    # trains several at once instead.
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
 }
 
 

@@ -40,6 +40,12 @@ SPACE = {
     "embedding_bits": (0, 4, 3, 2),
 }
 COST_SENTENCES = 24
+# What an image puts in flash (.data's initial values are copied from flash too) and what its
+# static storage takes in RAM; the linker's stack and heap reservations are not counted: the
+# stack a classification needs is the fit check's measured bound.
+FLASH_SECTIONS = (".isr_vector", ".init", ".text", ".rodata", ".preinit_array", ".init_array", ".fini_array",
+                  ".ARM.exidx", ".srodata")
+RAM_SECTIONS = (".data", ".bss", ".sdata", ".sbss", ".tdata", ".tbss")
 PREFIX = "classifier"
 
 
@@ -64,8 +70,9 @@ class Candidate:
 
 @dataclass
 class Footprint:
-    flash_bytes: int
-    ram_bytes: int
+    flash_bytes: int  # the whole firmware app
+    static_ram_bytes: int  # its .data and .bss
+    ram_bytes: int  # static RAM and the stack a classification needs
     instructions_mean: float | None
     instructions_max: float | None
     fit: targets.Fit
@@ -94,13 +101,19 @@ def untrained_model(config: BuildConfig, candidate: Candidate, vocab: list[str],
     rng = np.random.default_rng(config.seed)
     table = rng.normal(size=(len(vocab), 8)).astype(np.float32)
     _, deployable, _, embedding, _ = distill.build_models(sized, len(labels), table, config.seed)
+    # Every weight non-zero (the converter drops an all-zero bias, which a trained model never has)
+    # and, with embedding bits, exactly 2^bits distinct levels in every value table (the compressor
+    # sizes its tables by the values present), so the byte counts are the trained model's.
+    for layer in deployable.layers:
+        if layer is not embedding:
+            layer.set_weights([rng.normal(0, 0.3, size=w.shape).astype(np.float32) for w in layer.get_weights()])
     weights = rng.normal(0, 0.3, size=embedding.get_weights()[0].shape).astype(np.float32)
-    weights[wordpiece.PAD_ID] = 0.0
     if candidate.embedding_bits:
-        centroids, assignments = distill.cluster_table(weights, candidate.embedding_bits,
-                                                       student.embedding_lut == "per_channel")
-        column = np.arange(weights.shape[1])[None, :] if len(centroids) > 1 else 0
-        weights = centroids.reshape(-1)[column * centroids.shape[1] + assignments]
+        count = 1 << candidate.embedding_bits
+        levels = (np.arange(count) - count // 2) / count  # includes 0.0, far apart on the INT8 grid
+        weights = levels[rng.permuted(np.tile(np.arange(count), weights.size // count + 1))[: weights.size]]
+        weights = weights.reshape(embedding.get_weights()[0].shape).astype(np.float32)
+    weights[wordpiece.PAD_ID] = 0.0
     embedding.set_weights([weights])
     serve = tf.function(lambda ids: {"logits": deployable(ids, training=False)})
     signature = serve.get_concrete_function(tf.TensorSpec([1, student.sequence_length], tf.int32, name="ids"))
@@ -126,7 +139,8 @@ def footprint(config: BuildConfig, candidate: Candidate, target: targets.Target,
     with tempfile.TemporaryDirectory(prefix="textclf-candidate-") as tmp:
         work = Path(tmp)
         model_bytes = untrained_model(config, candidate, vocab, labels, calibration, work)
-        model = emit.ModelDir(path=work, name=candidate.name, tflite=parse_model(model_bytes),
+        # Named as the build publishes it: the name is a string in the image.
+        model = emit.ModelDir(path=work, name=config.name, tflite=parse_model(model_bytes),
                               sha256=hashlib.sha256(model_bytes).hexdigest(), vocab=vocab,
                               sequence_length=student.sequence_length, labels=labels, goldens=[], arena_measured=16)
         from toolchain.emit.ops.common import Options
@@ -134,18 +148,18 @@ def footprint(config: BuildConfig, candidate: Candidate, target: targets.Target,
         library = emit.model_library(model, PREFIX, "compiled", Options(packed_filters=target.core.dsp))
         runtime = emit.runtime_library()
         fit = targets.check_fit(target, library, runtime)
-        firmware_flash, firmware_ram, costs = _firmware(target, library, runtime, texts["validation"], work)
-    instructions = [c for c in costs] if costs else []
+        firmware_flash, firmware_ram, costs = measure_firmware(target, library, runtime, texts["validation"], work)
     return Footprint(
         flash_bytes=firmware_flash,
-        ram_bytes=firmware_ram,
-        instructions_mean=float(np.mean(instructions)) if instructions else None,
-        instructions_max=float(np.max(instructions)) if instructions else None,
+        static_ram_bytes=firmware_ram,
+        ram_bytes=firmware_ram + fit.stack_bytes,
+        instructions_mean=float(np.mean(costs)) if costs else None,
+        instructions_max=float(np.max(costs)) if costs else None,
         fit=fit,
     )
 
 
-def _firmware(target: targets.Target, library, runtime: dict[str, bytes], sentences: list[str], work: Path):
+def measure_firmware(target: targets.Target, library, runtime: dict[str, bytes], sentences: list[str], work: Path):
     """Flash and static RAM of the whole firmware app with this model on the target's core (plus the
     stack the fit check bounds), and the instructions per sentence in QEMU where the core runs
     there."""
@@ -161,25 +175,35 @@ def _firmware(target: targets.Target, library, runtime: dict[str, bytes], senten
     build = cbuild.Build(core, include_dirs=[runtime_src, model_src, app])
     firmware = build.program(cbuild.c_sources(runtime_src) + model_sources +
                              [app / "main.c", app / "app.c", app / "counter.c"], work / "firmware.elf")
-    output = cbuild.run_tool([core.size_tool, "-B", "-d", str(firmware)])
-    text, data, bss = (int(v) for v in output.splitlines()[1].split()[:3])
+    sections = {}
+    for line in cbuild.run_tool([core.size_tool, "-A", "-d", str(firmware)]).splitlines()[2:]:
+        fields = line.split()
+        if len(fields) == 3 and fields[1].isdigit():
+            sections[fields[0]] = int(fields[1])
+    flash = sum(sections.get(name, 0) for name in FLASH_SECTIONS) + sections.get(".data", 0)
+    static_ram = sum(sections.get(name, 0) for name in RAM_SECTIONS)
     costs = []
     if not core.native:
-        cost = build.program(cbuild.c_sources(runtime_src) + model_sources +
-                             [device_dir() / "checks" / "cost.c", app / "counter.c"], work / "cost.elf")
-        lines = "".join(s.replace("\n", " ") + "\n" for s in sentences[:COST_SENTENCES]).encode("utf-8")
-        result = cbuild.run(cost, core, stdin=lines, timeout=600)
-        costs = [int(line.split()[1]) for line in result.stdout.decode().splitlines() if line.strip()]
-    # The stack the deepest call chain needs comes on top of the linker's reservation only when
-    # the app's own frames are counted: the fit check's bound covers the classifier's chain.
-    return text + data, data + bss, costs
+        # QEMU emulates the board's real memory, so the timing program is linked for it; a model too
+        # large for the board fails that link (the same sources just built) and gets no timing.
+        bounded = cbuild.Build(target.core, include_dirs=[runtime_src, model_src, app])
+        try:
+            cost = bounded.program(cbuild.c_sources(runtime_src) + model_sources +
+                                   [device_dir() / "checks" / "cost.c", app / "counter.c"], work / "cost.elf")
+        except cbuild.CompileError:
+            cost = None
+        if cost is not None:
+            lines = "".join(s.replace("\n", " ") + "\n" for s in sentences[:COST_SENTENCES]).encode("utf-8")
+            result = cbuild.run(cost, target.core, stdin=lines, timeout=600)
+            costs = [int(line.split()[1]) for line in result.stdout.decode().splitlines() if line.strip()]
+    return flash, static_ram, costs
 
 
 # ------------------------------------------------------------------------------- the search
 
 
 def run(config: BuildConfig, target: targets.Target, count: int, max_flash: int | None, max_ram: int | None,
-        max_instructions: int | None, log=print) -> dict:
+        max_instructions: int | None, jobs: int = 1, log=print) -> dict:
     start = time.monotonic()
     flash_budget = min(filter(None, [max_flash, target.flash_bytes])) if (max_flash or target.flash_bytes) else None
     ram_budget = min(filter(None, [max_ram, target.ram_bytes])) if (max_ram or target.ram_bytes) else None
@@ -187,18 +211,15 @@ def run(config: BuildConfig, target: targets.Target, count: int, max_flash: int 
         raise ToolchainError(f"the search for {target.name} needs {target.core.cc} (and QEMU), which is not installed")
     dirs = pipeline.stage_dirs(config)
     pipeline.run_until(config, "teacher")
-    from toolchain.data import read_jsonl
-
-    texts = {name: [r["text"] for r in read_jsonl(dirs["data"] / f"{name}.jsonl")]
-             for name in ("train", "validation", "transfer")}
-    texts["counting"] = [t.replace("[MASK]", " ") for t in texts["train"] + texts["transfer"]]
+    texts = stage_texts(dirs)
     teacher_vocab = wordpiece.read_vocab_file(dirs["teacher"] / "vocab.txt")
     rows = []
     for candidate in candidates(count, config.seed):
         log(f"[search] {candidate.name}: measuring an untrained model on {target.core.name}")
         measured = footprint(config, candidate, target, dirs, teacher_vocab, texts)
         row = {"candidate": candidate.name, **dataclasses.asdict(candidate), "flash_bytes": measured.flash_bytes,
-               "ram_bytes": measured.ram_bytes, "instructions_mean": measured.instructions_mean,
+               "ram_bytes": measured.ram_bytes, "static_ram_bytes": measured.static_ram_bytes,
+               "instructions_mean": measured.instructions_mean,
                "instructions_max": measured.instructions_max, "model_flash_bytes": measured.fit.flash_bytes}
         row["fits"] = ((flash_budget is None or measured.flash_bytes <= flash_budget)
                        and (ram_budget is None or measured.ram_bytes <= ram_budget)
@@ -211,17 +232,52 @@ def run(config: BuildConfig, target: targets.Target, count: int, max_flash: int 
             f"no candidate fits the budget (flash {flash_budget:,} B, RAM {ram_budget:,} B): the smallest, "
             f"{smallest['candidate']}, needs {smallest['flash_bytes']:,} B of flash and {smallest['ram_bytes']:,} B of RAM"
         )
-    for row in fitting:
-        log(f"[search] {row['candidate']}: training (fits: flash {row['flash_bytes']:,} B, RAM {row['ram_bytes']:,} B)")
-        candidate = Candidate(*(row[k] for k in SPACE))
-        trained = _train(config, candidate)
-        row.update(trained)
+    _train_all(config, fitting, jobs, log)
     front = evaluation.pareto_front([r for r in fitting if "accuracy" in r], "accuracy", "flash_bytes")
     best = max(fitting, key=lambda r: (r["accuracy"], -r["flash_bytes"]))
     result = {"target": target.name, "flash_budget": flash_budget, "ram_budget": ram_budget,
               "max_instructions": max_instructions, "candidates": rows, "front": [r["candidate"] for r in front],
               "best": best["candidate"], "seconds": round(time.monotonic() - start, 1)}
     return result
+
+
+def stage_texts(dirs: dict[str, Path]) -> dict[str, list[str]]:
+    """The data stage's texts a footprint needs: train and transfer (the vocabulary's counts, as
+    distill prunes it), validation (the sentences timed)."""
+    from toolchain.data import read_jsonl
+
+    texts = {name: [r["text"] for r in read_jsonl(dirs["data"] / f"{name}.jsonl")]
+             for name in ("train", "validation", "transfer")}
+    texts["counting"] = [t.replace("[MASK]", " ") for t in texts["train"] + texts["transfer"]]
+    return texts
+
+
+def _train_all(config: BuildConfig, rows: list[dict], jobs: int, log) -> None:
+    """Trains the candidates of `rows`, `jobs` at a time in fresh processes (each trains with one
+    thread, as every build does, so the weights do not depend on how many run at once)."""
+    for row in rows:
+        log(f"[search] {row['candidate']}: training (fits: flash {row['flash_bytes']:,} B, RAM {row['ram_bytes']:,} B)")
+    work = [(row, Candidate(*(row[k] for k in SPACE))) for row in rows]
+    if jobs <= 1 or len(work) == 1:
+        for row, candidate in work:
+            row.update(_train(config, candidate))
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(min(jobs, len(work)), mp_context=context,
+                                                initializer=_quiet_worker) as pool:
+        futures = {pool.submit(_train, config, candidate): row for row, candidate in work}
+        for future in concurrent.futures.as_completed(futures):
+            futures[future].update(future.result())
+            log(f"[search] {futures[future]['candidate']}: {100 * futures[future]['accuracy']:.2f}%")
+
+
+def _quiet_worker() -> None:
+    import os
+
+    os.environ["TEXTCLF_NO_PROGRESS"] = "1"  # several bars at once would interleave
 
 
 def _train(config: BuildConfig, candidate: Candidate) -> dict:
