@@ -124,3 +124,14 @@ def test_bad_config_file(tmp_path):
     config = write(tmp_path, "unknown.toml", "[student]\nwidth = 3\n")
     result = run(tmp_path, "data", "--config", str(config))
     assert_clean_failure(result, tmp_path, "unknown setting student.width")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--vocab-sizes", "7600,x"], "--vocab-sizes: '7600,x' is not a comma-separated list of int values"),
+    (["--architectures", "cnn,lstm"], "student.architecture 'lstm' is not one of"),
+    (["--embedding-bits-options", "3,9"], "student.embedding_bits must be between 1 and 7"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_bad_search_space_before_any_stage(tmp_path, flags, expected):
+    result = run(tmp_path, "search", "--target", "qemu_m4", *flags)
+    assert_clean_failure(result, tmp_path, expected)

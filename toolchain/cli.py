@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from toolchain.config import SEARCH_SPACE
 from toolchain.errors import EXIT_BAD_INPUT, ToolchainError
 
 
@@ -229,6 +230,16 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+# The search space's flags: (flag, search.SPACE key, value type).
+SPACE_FLAGS = (
+    ("--architectures", "architecture", str),
+    ("--vocab-sizes", "vocab_size", int),
+    ("--embedding-dims", "embedding_dim", int),
+    ("--hidden-dims", "hidden_dim", int),
+    ("--embedding-bits-options", "embedding_bits", int),
+)
+
+
 def _cmd_search(args) -> int:
     from toolchain import search, targets
 
@@ -242,9 +253,18 @@ def _cmd_search(args) -> int:
         raise ToolchainError("--candidates must be at least 1")
     if args.jobs < 1:
         raise ToolchainError("--jobs must be at least 1")
+    space = dict(search.SPACE)
+    for flag, key, kind in SPACE_FLAGS:
+        value = getattr(args, key)
+        if value is not None:
+            try:
+                space[key] = tuple(dict.fromkeys(kind(item.strip()) for item in value.split(",")))
+            except ValueError:
+                raise ToolchainError(f"{flag}: {value!r} is not a comma-separated list of {kind.__name__} values") from None
+    search.check_space(config, space)
     _check_writable(config)
     result = search.run(config, target, args.candidates, args.max_flash, args.max_ram, args.max_instructions,
-                        args.jobs)
+                        args.jobs, space)
     print(search.format_table(result))
     for path in search.write_report(config, result):
         print(f"wrote {path}")
@@ -319,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--candidates", type=int, default=12, help="how many candidates to measure (default 12)")
     search.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="candidates trained at once (default: one per core)")
+    for flag, key, _ in SPACE_FLAGS:
+        search.add_argument(flag, dest=key, metavar="LIST", help=f"comma-separated values to search (default: "
+                            f"{','.join(map(str, SEARCH_SPACE[key]))})")
     search.set_defaults(run=_cmd_search)
 
     validate = commands.add_parser("validate", help="run a model on the device itself over a test split and "

@@ -27,6 +27,16 @@ ARCHITECTURES = ("bag", "cnn", "transformer")
 TRANSFER_CORPORA = ("tweets", "amazon", "nyt")
 
 
+# What `textclf search` varies, in Candidate's order: the student's shape and embedding bits.
+SEARCH_SPACE = {
+    "architecture": ("cnn", "bag"),
+    "vocab_size": (7600, 4000, 2500),
+    "embedding_dim": (32, 24, 16),
+    "hidden_dim": (64, 32),
+    "embedding_bits": (0, 4, 3, 2),
+}
+
+
 @dataclass
 class DataConfig:
     source: str = DEFAULT_DATA  # "vader:rotten-tomatoes", a CSV/TSV/JSONL path, or "hf:NAME[:CONFIG]"

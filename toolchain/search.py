@@ -26,19 +26,13 @@ import numpy as np
 
 from toolchain import cbuild, emit, evaluation, frameworks, pipeline, targets
 from toolchain import tokenizer as wordpiece
-from toolchain.config import BuildConfig, StudentConfig
+from toolchain.config import SEARCH_SPACE, BuildConfig, StudentConfig
 from toolchain.errors import ToolchainError
 from toolchain.resources import device_dir
 
-# The space searched; `--candidates N` takes N of its points (the corners first, then a seeded
-# sample), so a small N still spans it.
-SPACE = {
-    "architecture": ("cnn", "bag"),
-    "vocab_size": (7600, 4000, 2500),
-    "embedding_dim": (32, 24, 16),
-    "hidden_dim": (64, 32),
-    "embedding_bits": (0, 4, 3, 2),
-}
+# The space searched (config.SEARCH_SPACE; `--vocab-sizes` etc. narrow it); `--candidates N` takes
+# N of its points (the corners first, then a seeded sample), so a small N still spans it.
+SPACE = SEARCH_SPACE
 COST_SENTENCES = 24
 # What an image puts in flash (.data's initial values are copied from flash too) and what its
 # static storage takes in RAM; the linker's stack and heap reservations are not counted: the
@@ -78,8 +72,8 @@ class Footprint:
     fit: targets.Fit
 
 
-def candidates(count: int, seed: int) -> list[Candidate]:
-    points = [Candidate(*values) for values in itertools.product(*SPACE.values())]
+def candidates(count: int, seed: int, space: dict[str, tuple] = SPACE) -> list[Candidate]:
+    points = [Candidate(*values) for values in itertools.product(*(space[key] for key in SPACE))]
     corners = [points[0], points[-1]]
     rest = [p for p in points if p not in corners]
     random.Random(seed).shuffle(rest)
@@ -202,8 +196,19 @@ def measure_firmware(target: targets.Target, library, runtime: dict[str, bytes],
 # ------------------------------------------------------------------------------- the search
 
 
+def check_space(config: BuildConfig, space: dict[str, tuple]) -> None:
+    """Every point of the space is a valid student (before any stage runs)."""
+    from toolchain.config import validate
+
+    for key, values in space.items():
+        if key not in SPACE or not values:
+            raise ToolchainError(f"search space: {key} needs at least one value")
+    for candidate in candidates(len(list(itertools.product(*space.values()))), config.seed, space):
+        validate(dataclasses.replace(config, student=candidate.student(config.student)))
+
+
 def run(config: BuildConfig, target: targets.Target, count: int, max_flash: int | None, max_ram: int | None,
-        max_instructions: int | None, jobs: int = 1, log=print) -> dict:
+        max_instructions: int | None, jobs: int = 1, space: dict[str, tuple] = SPACE, log=print) -> dict:
     start = time.monotonic()
     flash_budget = min(filter(None, [max_flash, target.flash_bytes])) if (max_flash or target.flash_bytes) else None
     ram_budget = min(filter(None, [max_ram, target.ram_bytes])) if (max_ram or target.ram_bytes) else None
@@ -214,7 +219,7 @@ def run(config: BuildConfig, target: targets.Target, count: int, max_flash: int 
     texts = stage_texts(dirs)
     teacher_vocab = wordpiece.read_vocab_file(dirs["teacher"] / "vocab.txt")
     rows = []
-    for candidate in candidates(count, config.seed):
+    for candidate in candidates(count, config.seed, space):
         log(f"[search] {candidate.name}: measuring an untrained model on {target.core.name}")
         measured = footprint(config, candidate, target, dirs, teacher_vocab, texts)
         row = {"candidate": candidate.name, **dataclasses.asdict(candidate), "flash_bytes": measured.flash_bytes,
@@ -236,6 +241,7 @@ def run(config: BuildConfig, target: targets.Target, count: int, max_flash: int 
     front = evaluation.pareto_front([r for r in fitting if "accuracy" in r], "accuracy", "flash_bytes")
     best = max(fitting, key=lambda r: (r["accuracy"], -r["flash_bytes"]))
     result = {"target": target.name, "flash_budget": flash_budget, "ram_budget": ram_budget,
+              "space": {key: list(values) for key, values in space.items()},
               "max_instructions": max_instructions, "candidates": rows, "front": [r["candidate"] for r in front],
               "best": best["candidate"], "seconds": round(time.monotonic() - start, 1)}
     return result
