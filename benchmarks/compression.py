@@ -62,13 +62,13 @@ def tflm_logits(model_bytes: bytes, ids: np.ndarray) -> np.ndarray:
     return np.stack([interpreter.run([row[np.newaxis, :].astype(np.int32)])[0].reshape(-1) for row in ids]), arena
 
 
-def model_dir(model_bytes: bytes, goldens: dict, logits: np.ndarray, work: Path) -> Path:
+def model_dir(source: Path, model_bytes: bytes, goldens: dict, logits: np.ndarray, work: Path) -> Path:
     """A model directory for the compressed model: the default one's side files, the goldens'
     logits and labels replaced by TFLM's on the compressed model."""
     work.mkdir(parents=True)
     for name in SIDE_FILES:
-        if (MODEL / name).is_file():
-            shutil.copy(MODEL / name, work / name)
+        if (source / name).is_file():
+            shutil.copy(source / name, work / name)
     (work / "student_int8.tflite").write_bytes(model_bytes)
     vectors = [dict(v, logits=[int(x) for x in row], label=int(np.argmax(row)))
                for v, row in zip(goldens["vectors"], logits)]
@@ -102,13 +102,18 @@ def main() -> int:
     parser.add_argument("--bits", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument("--core", default="cortex-m4")
     parser.add_argument("--test-split", type=Path, default=TEST_SPLIT)
+    parser.add_argument("--model", type=Path, default=MODEL, help="model directory (default: models/default)")
     args = parser.parse_args()
-    plain_bytes = (MODEL / "student_int8.tflite").read_bytes()
+    plain_bytes = (args.model / "student_int8.tflite").read_bytes()
+    shipped_compressed = bool(compression.read(flatbuffer.parse_model(plain_bytes)))
+    if shipped_compressed:
+        # A model trained and shipped compressed: the study starts from the plain INT8 model it stands for.
+        plain_bytes = compression.decompress_model(plain_bytes)
     plain = flatbuffer.parse_model(plain_bytes)
     table = embedding_table(plain)
-    goldens = json.loads((MODEL / "goldens.json").read_text())
+    goldens = json.loads((args.model / "goldens.json").read_text())
     source, texts, truth = test_split(args.test_split, goldens)
-    tokenizer = wordpiece.load(MODEL)
+    tokenizer = wordpiece.load(args.model)
     ids = wordpiece.encode(tokenizer, texts)
     golden_ids = np.array([g["ids"] for g in goldens["vectors"]])
 
@@ -125,7 +130,7 @@ def main() -> int:
             if baseline_labels is None:
                 baseline_labels = labels
             golden_logits, _ = tflm_logits(model_bytes, golden_ids)
-            path = model_dir(model_bytes, goldens, golden_logits, Path(tmp) / name)
+            path = model_dir(args.model, model_bytes, goldens, golden_logits, Path(tmp) / name)
             counts = instructions(path, args.core, Path(tmp) / f"{name}-build")
             lut = compression.read(flatbuffer.parse_model(model_bytes))
             rows.append({
@@ -142,7 +147,8 @@ def main() -> int:
                 "instructions_max": int(np.max(counts)),
             })
     base = rows[0]
-    print(f"default model, embedding {plain.constant(table).shape} compressed alone, one value table, zero "
+    form = " (its plain INT8 form)" if shipped_compressed else ""
+    print(f"{args.model.name} model{form}, embedding {plain.constant(table).shape} compressed alone, one value table, zero "
           f"point kept; texts: {source} ({len(texts)}); instructions on {args.core} over "
           f"{len(golden_ids)} golden sentences (tokenizer included)")
     header = (f"{'':<13}{'.tflite B':>10}{'embedding B':>13}{'weights B':>11}{'arena B':>9}{'TFLM arena':>12}"
@@ -154,7 +160,8 @@ def main() -> int:
               f"{row['arena_bytes']:>9,}{row['tflm_arena_bytes']:>12,}{accuracy:>10}"
               f"{row['labels_equal_uncompressed']:>10.2%}{row['instructions_mean']:>12,.0f}"
               f"{row['instructions_mean'] - base['instructions_mean']:>+10,.0f}{row['instructions_max']:>11,}")
-    write_results("compression", {"core": args.core, "texts": source, "text_count": len(texts),
+    write_results("compression", {"model": args.model.resolve().name, "clustered_in_training": shipped_compressed,
+                                  "core": args.core, "texts": source, "text_count": len(texts),
                                   "golden_count": len(golden_ids), "rows": rows})
     return 0
 

@@ -119,7 +119,10 @@ def compression_table() -> str:
     result = read_results("compression")
     if not result:
         return NOT_MEASURED
-    lines = [f"The default model's embedding alone, one table for the whole tensor, clustered after training "
+    trained = (" (trained with its embedding clustered; the rows start from the plain INT8 model it stands for)"
+               if result.get("clustered_in_training") else "")
+    lines = [f"Model `{result.get('model', 'default')}`{trained}: its embedding alone clustered after training, one "
+             "table for the whole tensor "
              f"(`benchmarks/compression.py`; TFLite Micro on {result['text_count']:,} test sentences; "
              f"instructions per golden sentence on {result['core']}, every golden checked against TFLM):", "",
              "| embedding | `.tflite` | weights in flash | arena (compiled) | TFLM arena | accuracy (TFLM) "
