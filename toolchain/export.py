@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,14 +51,35 @@ class ExportRequest:
         if self.format not in FORMATS:
             raise ToolchainError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
         for what, out in (("--out", self.out), ("--runtime-out", self.runtime_out)):
-            if out is not None and Path(out).exists() and not Path(out).is_dir():
-                raise ToolchainError(f"{what} {out} exists and is not a folder")
+            if out is not None:
+                check_folder(what, Path(out))
 
     def folder(self, library: str) -> Path:
         """Where a library of the export goes."""
         if library == RUNTIME and self.runtime_out is not None:
             return Path(self.runtime_out)
         return Path(self.out)
+
+
+def check_folder(what: str, folder: Path) -> None:
+    """An output folder is a writable folder or can be made as one (checked before anything is
+    generated, so a bad path costs a second, not an export)."""
+    try:
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise ToolchainError(f"{what} {folder} exists and is not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ToolchainError(f"{what} {folder} is not writable")
+            return
+        ancestor = folder.absolute().parent
+        while not (ancestor.exists() or ancestor.is_symlink()):
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ToolchainError(f"{what} {folder} cannot be created: {ancestor} is not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise ToolchainError(f"{what} {folder} cannot be created: {ancestor} is not writable")
+    except OSError as exc:
+        raise ToolchainError(f"{what} {folder} cannot be used: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -194,6 +216,14 @@ def verify(export: Export, work: Path | None = None) -> int:
 def write(export: Export, request: ExportRequest) -> list[Path]:
     """Writes the libraries, each folder replaced as a whole; the libraries of one output folder
     switch as one (the runtime first when it has a folder of its own)."""
+    try:
+        return _write(export, request)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise ToolchainError(f"cannot write the export: {where}{exc.strerror or exc}") from None
+
+
+def _write(export: Export, request: ExportRequest) -> list[Path]:
     written = []
     parents: dict[Path, list[str]] = {}
     for name in export.libraries:

@@ -27,9 +27,22 @@ def _registry() -> dict:
 
 LOWERINGS = _registry()
 
+# The input counts TFLM's Prepare insists on (TF_LITE_ENSURE_EQ(NumInputs(node), n); RESHAPE takes
+# 1 or 2). A count counts absent optional inputs (-1) too. Operators missing here take what their
+# lowering reads and TFLM ignores the rest, as TFLM does; every operator has one output.
+INPUT_COUNTS = {
+    "MUL": (2,), "SQUARED_DIFFERENCE": (2,), "GATHER": (2,), "SOFTMAX": (1,), "STRIDED_SLICE": (4,),
+    "BATCH_MATMUL": (2,), "TRANSPOSE": (2,), "RESHAPE": (1, 2), "SQUEEZE": (1,), "EXPAND_DIMS": (2,),
+    "TANH": (1,), "RSQRT": (1,), "QUANTIZE": (1,),
+}
+
 
 def lower(node: Node) -> KernelCall:
     lowering = LOWERINGS.get(node.op_name)
     if lowering is None:
         raise ToolchainError(f"compiled backend: unsupported operator {node.op_name} (node {node.index})")
+    counts = INPUT_COUNTS.get(node.op_name)
+    if counts is not None and len(node.inputs) not in counts:
+        raise node.error(f"{len(node.inputs)} inputs; TFLM's {node.op_name} takes "
+                         f"{' or '.join(map(str, counts))}")
     return lowering(node)

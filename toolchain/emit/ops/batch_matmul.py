@@ -8,6 +8,7 @@ import numpy as np
 from toolchain.contract import CStruct, Dims3
 from toolchain.emit.ops.common import KernelCall, Node
 from toolchain.emit.quantization import INT8_MAX, INT8_MIN, f32, quantize_multiplier
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("BATCH_MATMUL",)
 
@@ -38,9 +39,7 @@ def _batch_extents(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
-    if options is None or not hasattr(options, "adjX"):
-        raise node.error("the operator has no batch matmul options")
+    options = node.options_of(schema.BatchMatMulOptionsT, required=True)
     lhs = node.input(0)
     rhs = node.input(1)
     output = node.output()
@@ -48,6 +47,8 @@ def lower(node: Node) -> KernelCall:
     lhs_shape, rhs_shape = node.check_rank(lhs, 5), node.check_rank(rhs, 5)
     if len(lhs_shape) < 2 or len(rhs_shape) < 2:
         raise node.error("operands must have at least 2 dimensions")
+    if len(node.shape(output)) < max(len(lhs_shape), len(rhs_shape)):
+        raise node.error("the output has fewer dimensions than an operand, which TFLM's Prepare refuses")
     lhs5 = (1,) * (5 - len(lhs_shape)) + lhs_shape
     rhs5 = (1,) * (5 - len(rhs_shape)) + rhs_shape
     batch_shape = []

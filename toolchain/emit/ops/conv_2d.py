@@ -82,9 +82,7 @@ def _positive(node: Node, what: str, value: int) -> int:
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
-    if options is None or not hasattr(options, "strideH"):
-        raise node.error("the operator has no convolution options")
+    options = node.options_of(schema.Conv2DOptionsT, required=True)
     if len(node.inputs) > MAX_INPUTS:
         raise node.error(f"{len(node.inputs)} inputs; TFLM's CONV_2D takes at most {MAX_INPUTS}")
     source = node.input(0)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from toolchain.contract import CStruct
 from toolchain.emit.ops.common import INT32, KernelCall, Node, RequantizeParams, requantize_params
 from toolchain.emit.quantization import f32, quantize_multiplier
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("FULLY_CONNECTED",)
 
@@ -21,7 +22,7 @@ class FullyConnectedParams(CStruct):
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
+    options = node.options_of(schema.FullyConnectedOptionsT)
     if options is not None and int(options.weightsFormat) != 0:
         raise node.error("shuffled weights are not supported")
     source = node.input(0)

@@ -7,6 +7,7 @@ import numpy as np
 
 from toolchain.contract import CStruct
 from toolchain.emit.ops.common import INT32, KernelCall, Node
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("GATHER",)
 
@@ -24,7 +25,7 @@ def lower(node: Node) -> KernelCall:
     table = node.input(0)
     indices = node.input(1, dtypes=(INT32,))
     output = node.output()
-    options = node.options()
+    options = node.options_of(schema.GatherOptionsT)
     shape = node.shape(table)
     axis = int(options.axis) if options is not None else 0
     batch_dims = int(options.batchDims) if options is not None else 0
@@ -42,4 +43,8 @@ def lower(node: Node) -> KernelCall:
     )
     if params.outer_size * params.index_count * params.inner_size != node.count(output):
         raise node.error("output size does not match the gathered size")
+    if node.is_constant(indices) and node.count(indices):
+        values = np.asarray(node.constant(indices))
+        if int(values.min()) < 0 or int(values.max()) >= shape[axis]:
+            raise node.error("a constant index is outside the table (TFLM fails when it runs)")
     return KernelCall("tc_gather_s8", params, (node.arg(table), node.arg(indices), node.arg(output, False)))
