@@ -119,7 +119,7 @@ def load_seeds(cache_root: Path) -> list[Seed]:
         if result.returncode != 0:
             raise RuntimeError(f"building the mutation seeds failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     seeds = [Seed("default", (DEFAULT_MODEL_DIR / MODEL_FILE).read_bytes(),
-                  {name: (DEFAULT_MODEL_DIR / name).read_bytes() for name in SIDE_FILES}, weight=1.6)]
+                  {name: (DEFAULT_MODEL_DIR / name).read_bytes() for name in SIDE_FILES}, weight=1.0)]
     for name in CLASSIFIERS:
         folder = cache / name
         seeds.append(Seed(name, (folder / MODEL_FILE).read_bytes(),
@@ -313,7 +313,7 @@ class _Mutator:
     def bytes_level(self) -> tuple[str, str, bytes]:
         data = bytearray(self.seed.model)
         rng = self.rng
-        share = 0.92 if self.seed.name == "default" else 0.8
+        share = 0.97 if self.seed.name == "default" else 0.85
         kind = rng.choice(["bitflip", "bitflip", "byte", "int32", "int32", "truncate", "zero", "splice", "insert",
                            "delete", "duplicate", "foreign"])
         if kind == "bitflip":
@@ -1042,7 +1042,7 @@ class Settings:
     work: Path  # scratch folder of the campaign
     cache: Path  # compiled objects (kept between runs)
     step_timeout: float = 60.0
-    arena_every: int = 100  # every Nth mutant's `inspect` runs TFLM's arena search
+    arena_every: int = 250  # every Nth mutant's `inspect` runs TFLM's arena search
     samples: int = 4  # inputs compared with TFLM per accepted mutant
 
 
@@ -1088,7 +1088,7 @@ def _inputs_for(model_bytes: bytes, graph, vocab_size: int | None, goldens: list
     for case in range(count):
         values = []
         for io_tensor in graph.inputs:
-            shape = io_tensor.shape if io_tensor.shape else (1,)
+            shape = tuple(io_tensor.shape)
             if io_tensor.c_type == "int32_t":
                 if goldens and case < len(goldens) and case < count // 2:
                     values.append(np.asarray(goldens[case]["ids"], np.int32).reshape(shape))
@@ -1118,7 +1118,7 @@ def _graph_outputs(data: bytes, graph, cases: int) -> list[list[np.ndarray]]:
 
 def run_mutant(mutant: Mutant, settings: Settings, tflm_runner: TflmRunner, checks: CChecks,
                runtime_objects: list[Path]) -> dict:
-    from toolchain import flatbuffer
+    from toolchain import flatbuffer, model_info
     from toolchain.emit.graph_compiler import compile_graph
     from toolchain.errors import ToolchainError
 
@@ -1179,7 +1179,9 @@ def run_mutant(mutant: Mutant, settings: Settings, tflm_runner: TflmRunner, chec
     else:
         try:
             with _time_limit(settings.step_timeout):
-                graph = compile_graph(flatbuffer.parse_model(mutant.model, f"{MODEL_DIR_NAME}/{MODEL_FILE}"))
+                parsed_model = flatbuffer.parse_model(mutant.model, f"{MODEL_DIR_NAME}/{MODEL_FILE}")
+                model_info.check_structure(parsed_model)  # as read_model_dir does before compiling
+                graph = compile_graph(parsed_model)
                 rendered = graph.render(PREFIX, f"{MODEL_DIR_NAME}/{MODEL_FILE}")
             files = {name: text.encode("utf-8") for name, text in rendered.items()}
             code, message = 0, ""

@@ -53,6 +53,11 @@ def check_structure(model: TfliteModel) -> None:
     source = model.source
     if not inputs or not outputs:
         raise ToolchainError(f"{source}: the graph has no {'inputs' if not inputs else 'outputs'}")
+    for tensor in inputs:
+        if model.buffer_data(tensors[tensor]) is not None:
+            raise ToolchainError(f"{source}: graph input {tensor} is a constant")
+    if len(set(inputs)) != len(inputs):
+        raise ToolchainError(f"{source}: a graph input is listed twice")
     written = set(inputs) | {i for i, t in enumerate(tensors) if t.isVariable}
     for node, op in enumerate(subgraph.operators or []):
         name = flatbuffer.op_name(model.model, op)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import flatbuffer
+from toolchain import flatbuffer, model_info
 from toolchain import tokenizer as wordpiece
 from toolchain.contract import ABI_VERSION, MAX_LABELS
 from toolchain.emit import op_resolver, tokenizer_tables
@@ -231,6 +231,7 @@ def read_model_dir(path: Path) -> ModelDir:
         if not (path / required).is_file():
             raise ToolchainError(f"{path}: missing {required} (run `textclf build` first)")
     tflite = flatbuffer.read_model(path / "student_int8.tflite")
+    model_info.check_structure(tflite)  # inputs, outputs, an order TFLM can run: for either backend
 
     vocab = _read_text(path / "vocab.txt").split("\n")
     if vocab and vocab[-1] == "":
@@ -262,6 +263,9 @@ def read_model_dir(path: Path) -> ModelDir:
 
     sequence_length = config["sequence_length"]
     goldens = _goldens(goldens_raw["vectors"], path / "goldens.json", len(vocab), sequence_length, len(labels))
+    if not goldens:
+        # The export's self-check replays them; a C array of none is not C either.
+        raise ToolchainError(f"{path / 'goldens.json'}: no golden vectors (build with --golden-count 1 or more)")
     ids = wordpiece.encode(tokenizer, [g.text for g in goldens]) if goldens else np.zeros((0,))
     for golden, row in zip(goldens, ids):
         if tuple(int(i) for i in row) != golden.ids:

@@ -27,13 +27,13 @@ def _registry() -> dict:
 
 LOWERINGS = _registry()
 
-# The input counts TFLM's Prepare insists on (TF_LITE_ENSURE_EQ(NumInputs(node), n); RESHAPE takes
-# 1 or 2). A count counts absent optional inputs (-1) too. Operators missing here take what their
-# lowering reads and TFLM ignores the rest, as TFLM does; every operator has one output.
+# The input counts TFLM's Prepare insists on (TF_LITE_ENSURE_EQ(NumInputs(node), n); reduce_common.cc
+# checks inputs->size == 2; RESHAPE takes 1 or 2). A count counts absent optional inputs (-1) too.
+# Operators missing here take what their lowering reads, and TFLM ignores the rest as this does.
 INPUT_COUNTS = {
     "MUL": (2,), "SQUARED_DIFFERENCE": (2,), "GATHER": (2,), "SOFTMAX": (1,), "STRIDED_SLICE": (4,),
     "BATCH_MATMUL": (2,), "TRANSPOSE": (2,), "RESHAPE": (1, 2), "SQUEEZE": (1,), "EXPAND_DIMS": (2,),
-    "TANH": (1,), "RSQRT": (1,), "QUANTIZE": (1,),
+    "TANH": (1,), "RSQRT": (1,), "QUANTIZE": (1,), "MEAN": (2,), "SUM": (2,), "REDUCE_MAX": (2,),
 }
 
 

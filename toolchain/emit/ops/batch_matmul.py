@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.contract import CStruct, Dims3
-from toolchain.emit.ops.common import KernelCall, Node
+from toolchain.emit.ops.common import KernelCall, Node, input_reach
 from toolchain.emit.quantization import INT8_MAX, INT8_MIN, f32, quantize_multiplier
 from toolchain.flatbuffer import schema
 
@@ -64,6 +64,8 @@ def lower(node: Node) -> KernelCall:
         raise node.error("operand and output shapes do not fit together")
     lhs_scale, lhs_zp = node.quant(lhs)
     rhs_scale, rhs_zp = node.quant(rhs)
+    if depth * input_reach(lhs_zp) * input_reach(rhs_zp) > (1 << 31) - 1:
+        raise node.error(f"depth {depth}: the int32 accumulator can overflow")
     output_scale, output_zp = node.quant(output)
     multiplier, shift = quantize_multiplier(float(f32(lhs_scale * rhs_scale)) / float(output_scale), node.where)
     params = BatchMatmulParams(

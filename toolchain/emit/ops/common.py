@@ -265,6 +265,33 @@ class Node:
         return [f32(q.scales[0])]
 
 
+# ------------------------------------------------------------------ accumulator range (int32)
+
+
+def input_reach(zero_point: int) -> int:
+    """The largest |q - zero point| an int8 input can take."""
+    return max(abs(-128 - zero_point), abs(127 - zero_point))
+
+
+def check_accumulator(node: Node, weights: int, bias: int | None, input_zero_point: int, depth: int) -> None:
+    """The multiply-accumulate kernels sum `depth` products (input - zero point) * weight and the
+    bias in int32, as TFLM does. A model whose worst case leaves int32 (a damaged bias or a huge
+    depth) would overflow: undefined behaviour in C. Refused, from the weights themselves when
+    they are constants (per output channel, axis 0), else from the worst weight."""
+    reach = input_reach(input_zero_point)
+    if node.is_constant(weights):
+        values = np.asarray(node.constant(weights), dtype=np.int64)
+        worst = np.abs(values).reshape(max(values.shape[0], 1) if values.ndim else 1, -1).sum(axis=1) * reach
+    else:
+        worst = np.array([depth * 128 * reach], dtype=np.int64)
+    if bias is not None:
+        if not node.is_constant(bias):
+            raise node.error("the bias is not a constant")
+        worst = worst + np.abs(np.asarray(node.constant(bias), dtype=np.int64)).reshape(-1)
+    if int(worst.max(initial=0)) > (1 << 31) - 1:
+        raise node.error("the int32 accumulator can overflow (a bias or weight sum out of range)")
+
+
 # ------------------------------------------------------------------------ shared params structs
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.contract import ConstArray, CStruct
-from toolchain.emit.ops.common import INT32, ArrayArg, KernelCall, Node, RequantizeParams, requantize_params
+from toolchain.emit.ops.common import INT32, ArrayArg, KernelCall, Node, RequantizeParams, check_accumulator, requantize_params
 from toolchain.emit.quantization import quantize_multiplier
 from toolchain.flatbuffer import schema
 
@@ -114,6 +114,7 @@ def lower(node: Node) -> KernelCall:
         raise node.error("the bias does not have one value per output channel")
     input_scale, input_zp = node.quant(source)
     output_scale, _ = node.quant(output)
+    check_accumulator(node, conv_filter, bias, input_zp, f_h * f_w * f_in_d)
     scales = node.filter_scales(conv_filter, out_d)
     # PopulateConvolutionQuantizationParams: one multiplier per channel, per-tensor scales broadcast.
     quantized = [quantize_multiplier(float(input_scale) * float(s) / float(output_scale), node.where)

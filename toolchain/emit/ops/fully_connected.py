@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from toolchain.contract import CStruct
-from toolchain.emit.ops.common import INT32, KernelCall, Node, RequantizeParams, requantize_params
+from toolchain.emit.ops.common import INT32, KernelCall, Node, RequantizeParams, check_accumulator, requantize_params
 from toolchain.emit.quantization import f32, quantize_multiplier
 from toolchain.flatbuffer import schema
 
@@ -45,6 +45,7 @@ def lower(node: Node) -> KernelCall:
         raise node.error("the bias does not have one value per output channel")
     input_scale, input_zp = node.quant(source)
     output_scale, _ = node.quant(output)
+    check_accumulator(node, weights, bias, input_zp, accum_depth)
     scales = node.filter_scales(weights, weights_shape[0])
     if len(scales) > 1:
         # FullyConnectedPerChannel: double(input) * double(filter) / double(output).
