@@ -119,13 +119,13 @@ def load_seeds(cache_root: Path) -> list[Seed]:
         if result.returncode != 0:
             raise RuntimeError(f"building the mutation seeds failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     seeds = [Seed("default", (DEFAULT_MODEL_DIR / MODEL_FILE).read_bytes(),
-                  {name: (DEFAULT_MODEL_DIR / name).read_bytes() for name in SIDE_FILES}, weight=1.0)]
+                  {name: (DEFAULT_MODEL_DIR / name).read_bytes() for name in SIDE_FILES}, weight=0.75)]
     for name in CLASSIFIERS:
         folder = cache / name
         seeds.append(Seed(name, (folder / MODEL_FILE).read_bytes(),
-                          {f: (folder / f).read_bytes() for f in SIDE_FILES}, weight=1.2))
+                          {f: (folder / f).read_bytes() for f in SIDE_FILES}, weight=1.1))
     for name in OP_MODELS:
-        seeds.append(Seed(name, (cache / f"{name}.tflite").read_bytes(), None, weight=0.45))
+        seeds.append(Seed(name, (cache / f"{name}.tflite").read_bytes(), None, weight=0.5))
     return seeds
 
 
@@ -372,14 +372,14 @@ class _Mutator:
             ("shape", 3), ("type", 2), ("buffer", 2), ("scale", 3), ("zero_point", 2), ("quant_shape", 2),
             ("op_inputs", 3), ("op_outputs", 2), ("opcode", 2), ("builtin", 2), ("options_missing", 1),
             ("options_swap", 2), ("options_field", 5), ("order", 2), ("graph_io", 2), ("buffer_data", 2),
-            ("name", 2), ("constant", 3), ("subgraphs", 1), ("several", 2),
+            ("name", 2), ("constant", 3), ("subgraphs", 1), ("several", 2),  # (these two last)
         ]
         names, weights = zip(*strategies)
         kind = self.rng.choices(names, weights)[0]
         if kind == "several":
             details = []
             for _ in range(self.rng.choice((2, 3))):
-                sub = self.rng.choices(names[:-1], weights[:-1])[0]
+                sub = self.rng.choices(names[:-2], weights[:-2])[0]  # (not the subgraphs themselves)
                 with contextlib.suppress(Skip):
                     details.append(f"{sub}: {getattr(self, '_s_' + sub)(model)}")
             if not details:
@@ -1325,7 +1325,13 @@ def _worker(conn, seeds: list[Seed], settings: Settings, log: Path) -> None:
             if index is None:
                 return
             mutant = make_mutant(seeds, settings.campaign, index)
-            conn.send(("result", run_mutant(mutant, settings, runner, checks, runtime_objects)))
+            try:
+                result = run_mutant(mutant, settings, runner, checks, runtime_objects)
+            except Exception:  # a defect of this harness, not of the toolchain: reported as such
+                result = {"mutant": mutant.name, "seed": mutant.seed, "strategy": mutant.strategy,
+                          "detail": mutant.detail, "index": index, "verdict": "failure", "kind": "harness",
+                          "failure": "the harness failed: " + traceback.format_exc()[-2000:]}
+            conn.send(("result", result))
     finally:
         runner.close()
 
@@ -1364,6 +1370,7 @@ class Report:
             "wrong_but_accepted": kinds.count("wrong"),
             "bad_exit": kinds.count("exit"),
             "worker_crashes": kinds.count("crash"),
+            "harness_errors": kinds.count("harness"),
             "rejected_tflm_checked": len(tflm_checked),
             "rejected_tflm_also_rejects": sum(r["tflm"] != "ok" for r in tflm_checked),
             "inspect_refused": sum(r.get("inspect") == 2 for r in self.results),
@@ -1395,6 +1402,8 @@ class Campaign:
 
         started = time.monotonic()
         self.settings.work.mkdir(parents=True, exist_ok=True)
+        for log in self.settings.work.glob("worker*.log"):
+            log.unlink()
         self.settings.cache.mkdir(parents=True, exist_ok=True)
         # Everything the workers share is made once before they fork: the runtime library (its
         # Unicode tables take seconds), TFLM's module, the sanitized runtime objects.
@@ -1498,4 +1507,53 @@ def summary(report: Report) -> str:
 
 def as_dict(mutant: Mutant) -> dict:
     return {k: v for k, v in dataclasses.asdict(mutant).items() if k not in ("model", "files")}
+
+
+def campaign(count: int, number: int, workers: int, work: Path, cache_root: Path = ROOT / "build" / "cache",
+             progress=None) -> Report:
+    """Runs mutants 0..count-1 of campaign `number` (compiled objects cached under cache_root)."""
+    seeds = load_seeds(cache_root)
+    settings = Settings(campaign=number, work=work, cache=cache_root / "mutation-c")
+    return Campaign(seeds, settings, workers=workers).run(count, progress)
+
+
+def report_dict(report: Report, number: int) -> dict:
+    return {"campaign": number, "counts": report.counts(), "summary": summary(report),
+            "failures": report.failures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python tests/mutants.py --count N --campaign K --json out.json`: a campaign in a fresh
+    process (the test runs it so, away from the TensorFlow threads of a pytest process)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--campaign", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temp folder, removed)")
+    parser.add_argument("--json", type=Path, help="write the counts and failures here")
+    args = parser.parse_args(argv)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="textclf-mutants-") as scratch:
+        work = args.work or Path(scratch)
+
+        def progress(result: dict) -> None:
+            if result["verdict"] == "failure":
+                print(f"FAILURE {result['mutant']} ({result['detail'][:120]}): "
+                      f"{result['failure'][:400]}", flush=True)
+
+        report = campaign(args.count, args.campaign, args.workers, work, progress=progress)
+    figures = report_dict(report, args.campaign)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=str) + "\n")
+    print(figures["summary"])
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(TESTS))
+    raise SystemExit(main())
 

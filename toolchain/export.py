@@ -178,12 +178,40 @@ def prepare(request: ExportRequest) -> Export:
     return export
 
 
+def check_goldens_with_tflm(model) -> None:
+    """The goldens are what TFLite Micro (the oracle, pip tflite-micro, in a child process) computes
+    for the model: so the replay below compares the exported C with TFLM itself, and a damaged
+    model or goldens.json is named as such rather than as a C that disagrees."""
+    import numpy as np
+
+    from toolchain import tflm
+
+    shape = flatbuffer_shape(model)
+    cases = [[np.asarray(golden.ids, dtype=np.int32).reshape(shape)] for golden in model.goldens]
+    arena = max(2 * model.tflm_arena, 64 * 1024, 4 * len(model.tflite.data))
+    outputs = tflm.run_isolated(model.tflite.data, cases, 1, arena)
+    for number, (golden, (logits,)) in enumerate(zip(model.goldens, outputs)):
+        computed = [int(v) for v in np.asarray(logits).reshape(-1)]
+        if computed != list(golden.logits):
+            raise ToolchainError(
+                f"self-check failed: {model.path / 'goldens.json'} vector {number} holds logits {list(golden.logits)}, "
+                f"but TFLite Micro computes {computed} for this model: the model or its goldens are damaged"
+            )
+
+
+def flatbuffer_shape(model) -> tuple[int, ...]:
+    subgraph = model.tflite.subgraph
+    return tuple(int(d) for d in subgraph.tensors[int(subgraph.inputs[0])].shape)
+
+
 def verify(export: Export, work: Path | None = None) -> int:
-    """Compiles the exported sources for this machine (-Werror) and replays every golden vector:
-    token ids and, for the compiled backend, int8 logits must equal TFLM's. Returns the count."""
+    """Checks the goldens against TFLite Micro, then compiles the exported sources for this machine
+    (-Werror) and replays every golden vector: token ids and, for the compiled backend, int8
+    logits must equal TFLM's. Returns the count."""
     import tempfile
 
     library = export.library
+    check_goldens_with_tflm(library.model)
     with tempfile.TemporaryDirectory(prefix="textclf-verify-") as tmp:
         root = Path(tmp)
         for path, data in export.files.items():

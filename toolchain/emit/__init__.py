@@ -243,13 +243,6 @@ def read_model_dir(path: Path) -> ModelDir:
         raise ToolchainError(f"{path}: vocab.txt and tokenizer.json hold different vocabularies")
     tokenizer_tables.vocab_tables(vocab)  # the sorted layout the C tokenizer searches
     tokenizer = _load_tokenizer(path)
-    tables = _embedding_rows(tflite)
-    if not tables:
-        raise ToolchainError(f"{path}: the model does not look the token ids up in an embedding table (GATHER)")
-    if any(rows != len(vocab) for rows in tables):
-        raise ToolchainError(
-            f"{path}: the model's embedding table has {tables[0]} rows but the vocabulary {len(vocab)} pieces"
-        )
 
     goldens_raw = _read_json(path / "goldens.json")
     metrics = _read_json(path / "metrics.json")
@@ -262,6 +255,14 @@ def read_model_dir(path: Path) -> ModelDir:
         raise ToolchainError(f"{path / 'metrics.json'}: verify.arena_bytes {arena!r} is not a positive arena size")
 
     sequence_length = config["sequence_length"]
+    _io_quantization(tflite, sequence_length, len(labels), path)
+    tables = _embedding_rows(tflite)
+    if not tables:
+        raise ToolchainError(f"{path}: the model does not look the token ids up in an embedding table (GATHER)")
+    if any(rows != len(vocab) for rows in tables):
+        raise ToolchainError(
+            f"{path}: the model's embedding table has {tables[0]} rows but the vocabulary {len(vocab)} pieces"
+        )
     goldens = _goldens(goldens_raw["vectors"], path / "goldens.json", len(vocab), sequence_length, len(labels))
     if not goldens:
         # The export's self-check replays them; a C array of none is not C either.
@@ -395,18 +396,21 @@ def model_library(model: ModelDir, prefix: str, backend: str = "compiled",
 def _check_io(model: ModelDir) -> tuple[float, int]:
     """The model maps sequence_length int32 ids to one int8 logit per label; returns the logits'
     scale and zero point."""
-    subgraph = model.tflite.subgraph
-    inputs = list(subgraph.inputs if subgraph.inputs is not None else [])
-    outputs = list(subgraph.outputs if subgraph.outputs is not None else [])
-    message = (f"{model.path}: the model must map {model.sequence_length} int32 token ids to "
-               f"{len(model.labels)} quantized int8 logits")
+    return _io_quantization(model.tflite, model.sequence_length, len(model.labels), model.path)
+
+
+def _io_quantization(tflite: flatbuffer.TfliteModel, sequence_length: int, labels: int, path: Path):
+    subgraph = tflite.subgraph
+    inputs = flatbuffer.ints(subgraph.inputs)
+    outputs = flatbuffer.ints(subgraph.outputs)
+    message = f"{path}: the model must map {sequence_length} int32 token ids to {labels} quantized int8 logits"
     if len(inputs) != 1 or len(outputs) != 1:
         raise ToolchainError(message)
     ids, logits = subgraph.tensors[inputs[0]], subgraph.tensors[outputs[0]]
     quant = flatbuffer.quantization(logits)
     count = (lambda t: int(np.prod(t.shape)) if t.shape is not None and len(t.shape) else 1)
-    if (ids.type != flatbuffer.schema.TensorType.INT32 or count(ids) != model.sequence_length
-            or logits.type != flatbuffer.schema.TensorType.INT8 or count(logits) != len(model.labels)
+    if (ids.type != flatbuffer.schema.TensorType.INT32 or count(ids) != sequence_length
+            or logits.type != flatbuffer.schema.TensorType.INT8 or count(logits) != labels
             or quant is None or quant.per_channel or not np.isfinite(quant.scales[0]) or quant.scales[0] <= 0
             or not -128 <= quant.zero_points[0] <= 127):
         raise ToolchainError(message)
