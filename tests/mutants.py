@@ -27,9 +27,11 @@ The campaign (`Campaign.run`) hands mutants to worker processes, each running fo
    op models (what export runs, without the side files);
 3. TFLite Micro (the oracle) on the mutant in a child process (it can crash on bad models);
 4. for every accepted generation: each generated C file compiled with -Werror under ASan/UBSan
-   (cached by content), the graph run on sample inputs and compared with TFLM byte for byte, and
-   for model directories the export's self-check program (the goldens replayed through the C
-   tokenizer and model).
+   (once per content: the runtime library once into build/cache/mutation-c, the generated files
+   per worker), the graph run on sample inputs and compared with TFLM byte for byte; for a model
+   directory whose .tflite is the seed's (a side file was damaged), also the export's self-check
+   program (the goldens replayed through the C tokenizer and model): if it fails, the default
+   `textclf export` (self-check on) refuses the directory, which counts as refused.
 A mutant fails if an exception escapes main() (a traceback), if an exit code is not 0 or 2, if a
 refusal is not one `error:` line or leaves files behind, if a step outlives its timeout (a hang),
 a worker dies, or if an accepted generation does not compile, trips a sanitizer, is refused by
@@ -936,28 +938,33 @@ def _tflm_child(conn) -> None:
 
 
 class CChecks:
-    """Compiles generated C with -Werror under ASan/UBSan, each file once per content."""
+    """Compiles generated C with -Werror under ASan/UBSan. The runtime library is built once into
+    the persistent cache; a worker keeps the objects of generated files in its own scratch folder,
+    each compiled once per content (the seeds' files repeat), the least recently used evicted."""
 
-    def __init__(self, cache: Path):
+    def __init__(self, cache: Path, scratch: Path | None = None, keep: int = 120):
         from toolchain import cbuild
         from toolchain.resources import device_dir, runtime_dir
 
         self.cbuild = cbuild
         self.cache = cache
+        self.scratch = scratch or cache / "scratch"
+        self.keep = keep
         self.runtime = runtime_dir()
         self.checks = device_dir() / "checks"
         (cache / "runtime").mkdir(parents=True, exist_ok=True)
+        (self.scratch / "lib").mkdir(parents=True, exist_ok=True)
 
     def runtime_objects(self) -> list[Path]:
         """The runtime library (kernels, tokenizer, API, Unicode tables) built with the sanitizers."""
         from toolchain.emit import UNICODE_FILE, runtime_library
 
-        unicode_c = self.cache / "runtime" / UNICODE_FILE
-        text = runtime_library()[UNICODE_FILE]
-        if not unicode_c.exists() or unicode_c.read_bytes() != text:
-            _atomic_write(unicode_c, text)
-        build = self.cbuild.Build(include_dirs=[self.runtime], sanitize=True)
         with _locked(self.cache / "runtime.lock"):
+            unicode_c = self.cache / "runtime" / UNICODE_FILE
+            text = runtime_library()[UNICODE_FILE]
+            if not unicode_c.exists() or unicode_c.read_bytes() != text:
+                _atomic_write(unicode_c, text)
+            build = self.cbuild.Build(include_dirs=[self.runtime], sanitize=True)
             return build.objects(self.cbuild.c_sources(self.runtime) + [unicode_c], self.cache / "runtime" / "objects")
 
     def library_objects(self, files: dict[str, bytes], extra: dict[str, tuple[bytes, list[str]]]) -> dict[str, Path]:
@@ -970,31 +977,34 @@ class CChecks:
         objects = {}
         for name, (data, defines) in sorted(sources.items()):
             key = hashlib.sha256(f"{header_key}\0{name}\0{defines}\0".encode() + data).hexdigest()[:24]
-            folder = self.cache / "lib" / key
-            with _locked(self.cache / "lib" / f"{key}.lock"):
-                if not (folder / "done").exists():
-                    shutil.rmtree(folder, ignore_errors=True)
-                    folder.mkdir(parents=True)
-                    for header, text in headers.items():
-                        (folder / header).write_bytes(text)
-                    (folder / name).write_bytes(data)
-                    build = self.cbuild.Build(include_dirs=[self.runtime, folder], defines=defines, sanitize=True)
-                    build.objects([folder / name], folder / "objects")
-                    (folder / "done").write_text("ok")
-                build = self.cbuild.Build(include_dirs=[self.runtime, folder], defines=defines, sanitize=True)
-                objects[name] = build.objects([folder / name], folder / "objects")[0]
+            folder = self.scratch / "lib" / key
+            done = folder / "done"
+            if done.exists():
+                os.utime(folder)
+                objects[name] = folder / "objects" / done.read_text()
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            for header, text in headers.items():
+                (folder / header).write_bytes(text)
+            (folder / name).write_bytes(data)
+            build = self.cbuild.Build(include_dirs=[self.runtime, folder], defines=defines, sanitize=True)
+            (obj,) = build.objects([folder / name], folder / "objects")
+            done.write_text(obj.name)
+            objects[name] = obj
+            self._evict()
         return objects
 
-    def program(self, objects: list[Path]) -> Path:
-        key = hashlib.sha256("\0".join(map(str, objects)).encode()).hexdigest()[:24]
-        path = self.cache / "programs" / key
-        with _locked(self.cache / "programs" / f"{key}.lock"):
-            if not path.exists():
-                build = self.cbuild.Build(sanitize=True)
-                tmp = path.with_name(key + ".tmp")
-                build.program([], tmp, objects=objects)
-                tmp.rename(path)
-        return path
+    def _evict(self) -> None:
+        folders = sorted((self.scratch / "lib").iterdir(), key=lambda f: f.stat().st_mtime)
+        for folder in folders[: max(0, len(folders) - self.keep)]:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def program(self, objects: list[Path], name: str) -> Path:
+        """Links a program (overwriting the previous one of that name)."""
+        path = self.scratch / name
+        path.unlink(missing_ok=True)
+        return self.cbuild.Build(sanitize=True).program([], path, objects=objects)
 
 
 @contextlib.contextmanager
@@ -1181,6 +1191,7 @@ def run_mutant(mutant: Mutant, settings: Settings, tflm_runner: TflmRunner, chec
             with _time_limit(settings.step_timeout):
                 parsed_model = flatbuffer.parse_model(mutant.model, f"{MODEL_DIR_NAME}/{MODEL_FILE}")
                 model_info.check_structure(parsed_model)  # as read_model_dir does before compiling
+                model_info.check_tflm_types(parsed_model)
                 graph = compile_graph(parsed_model)
                 rendered = graph.render(PREFIX, f"{MODEL_DIR_NAME}/{MODEL_FILE}")
             files = {name: text.encode("utf-8") for name, text in rendered.items()}
@@ -1222,7 +1233,7 @@ def run_mutant(mutant: Mutant, settings: Settings, tflm_runner: TflmRunner, chec
         driver = (TESTS / "c" / "graph_driver.c").read_bytes()
         graph_files = {n: d for n, d in files.items() if n.startswith(f"{PREFIX}_graph")}
         objects = checks.library_objects(graph_files, {"graph_driver.c": (driver, [])})
-        program = checks.program([objects["graph_driver.c"], objects[f"{PREFIX}_graph.c"], *runtime_objects])
+        program = checks.program([objects["graph_driver.c"], objects[f"{PREFIX}_graph.c"], *runtime_objects], "graph")
         selfcheck = None
         if mutant.files is not None:
             # Every generated file compiles; the export's self-check program (the goldens through
@@ -1232,7 +1243,7 @@ def run_mutant(mutant: Mutant, settings: Settings, tflm_runner: TflmRunner, chec
             library = checks.library_objects(files, {"check_goldens.c": ((checks.checks / "goldens.c").read_bytes(),
                                                                          defines)})
             if mutant.model == _seed_model(mutant.seed):
-                selfcheck = checks.program(sorted(library.values()) + runtime_objects)
+                selfcheck = checks.program(sorted(library.values()) + runtime_objects, "selfcheck")
     except checks.cbuild.CompileError as exc:
         return done("failure", f"the accepted export does not compile: {exc}\n{exc.log[-2000:]}", "wrong")
     phase("compile")
@@ -1316,7 +1327,7 @@ def _worker(conn, seeds: list[Seed], settings: Settings, log: Path) -> None:
     for seed in seeds:
         _SEED_MODELS[seed.name] = seed.model
     runner = TflmRunner(timeout=settings.step_timeout)
-    checks = CChecks(settings.cache)
+    checks = CChecks(settings.cache, scratch=settings.work / f"worker-{os.getpid()}")
     runtime_objects = checks.runtime_objects()
     conn.send(("ready", None))
     try:
@@ -1409,7 +1420,7 @@ class Campaign:
         # Unicode tables take seconds), TFLM's module, the sanitized runtime objects.
         runtime_library()
         from tflite_micro import runtime  # noqa: F401
-        CChecks(self.settings.cache).runtime_objects()
+        CChecks(self.settings.cache, scratch=self.settings.work / "parent").runtime_objects()
         context = multiprocessing.get_context("fork")
         pending = list(range(count))[::-1]
         report = Report()

@@ -382,6 +382,10 @@ def _bias_type(model):
     ops(model)[FC].builtinOptions.quantizedBiasType = -1
 
 
+def _variant_shape_tensor(model):
+    tensors(model)[int(ops(model)[RESHAPE].inputs[1])].type = schema.TensorType.VARIANT
+
+
 MUST_REFUSE = {
     "CONV_2D with three extra inputs": (_conv_extra_inputs, "takes at most 3"),
     "weights whose buffer lost its data": (_weights_lost_data, "before any operator writes it"),
@@ -391,8 +395,11 @@ MUST_REFUSE = {
     "dilation 0": (_conv_option("dilationWFactor", 0), "dilation 0"),
     "dilation -1": (_conv_option("dilationHFactor", -1), "dilation -1"),
     "dilation 2^30 (signed overflow in the kernel)": (_conv_option("dilationWFactor", 1 << 30), "dilation 1073741824"),
+    "dilation 65535 (TFLM keeps it in int16: -1)": (_conv_option("dilationWFactor", 65535), "TFLM's int16"),
     "scale 1e30 (shift exponent 101)": (_conv_input_scale, "needs a shift of"),
     "unknown quantized bias type": (_bias_type, "quantized bias type -1"),
+    "a tensor of a type TFLM cannot hold (the RESHAPE's shape, unread by the C)": (
+        _variant_shape_tensor, "VARIANT, a type TFLite Micro cannot hold"),
 }
 
 
@@ -402,10 +409,20 @@ def test_3_models_tflm_or_the_kernels_cannot_run_are_refused(damage, tmp_path, t
     folder = model_dir(tmp_path)
     path = edit_model(folder, edit)
     export_refused(tmp_path, folder, expected)
-    if damage.startswith(("CONV_2D with", "unknown")):
+    if damage.startswith(("CONV_2D with", "unknown", "a tensor of a type")):
         # TFLite Micro's Prepare refuses these too. The others it runs, on memory nothing wrote,
         # with a stride or dilation of 0 or -1, or overflowing int32: undefined results.
         assert tflm_verdict(tflm_runner, path.read_bytes()) != "ok"
+
+
+def test_3_rescaling_factors_the_kernels_cannot_shift_are_refused():
+    from toolchain.emit.quantization import quantize_multiplier
+
+    for bad in (math.nan, math.inf, -math.inf, -1.0, 1e30, 2.0**31):
+        with pytest.raises(ToolchainError):
+            quantize_multiplier(bad, "test")
+    assert quantize_multiplier(1e-30, "test") == (0, 0)  # below 2^-31: zero, as TFLM's QuantizeMultiplier
+    assert quantize_multiplier(0.5, "test") == (1 << 30, 0)
 
 
 def _tanh_with_two_inputs(model):
@@ -460,6 +477,23 @@ def test_3_prepare_rules_of_tflm_found_by_the_mutation_campaign(case, seeds, tfl
     with pytest.raises(ToolchainError, match=expected):
         compile_graph(flatbuffer.parse_model(data))
     assert tflm_verdict(tflm_runner, data) != "ok"
+
+
+def test_3_gather_whose_output_shape_is_not_tflms_is_refused(seeds):
+    """TFLM's Prepare rewrites a GATHER's output shape; with the model saying another one (indices
+    [5] made [1, 5]), the mutation campaign saw TFLM give other values than for the same model
+    with the right shape. The compiler refuses such a model."""
+    def edit(model):
+        for op in ops(model):
+            indices = tensors(model)[int(op.inputs[1])]
+            if flatbuffer.BUILTIN_OP_NAMES.get(model.operatorCodes[op.opcodeIndex].builtinCode) == "GATHER" and len(
+                    model.buffers[indices.buffer].data if model.buffers[indices.buffer].data is not None else []):
+                indices.shape = [1] + [int(d) for d in indices.shape]
+                return
+        raise AssertionError("no GATHER with constant indices")
+
+    with pytest.raises(ToolchainError, match="output shape is not the table's"):
+        compile_graph(flatbuffer.parse_model(repack(seeds["gather_model"].model, edit)))
 
 
 def test_3_softmax_whose_output_shape_differs_is_refused(seeds):
@@ -615,12 +649,18 @@ def test_5_changed_golden_logit_is_caught_by_the_self_check(tmp_path):
 
 # ---------------------------------------------------------------------------- 6. data files
 
-def test_6_data_defects_are_covered_by_the_readers_tests():
-    """Defect class 6 (CR-only line ends, fields over 131,072 characters, lone surrogates in JSONL)
-    was fixed with the hardened readers; its regression tests live in tests/test_data_readers.py."""
-    text = (Path(__file__).parent / "test_data_readers.py").read_text(encoding="utf-8")
-    for needle in ("\\r", "131", "surrogate"):
-        assert needle in text
+@pytest.mark.parametrize("name, content, expected", [
+    ("mac.csv", b"text,label\rgood,pos\rbad,neg\r", "bare carriage return"),
+    ("s.jsonl", b'{"text": "broken \\ud800 text", "label": "a"}\n', "lone UTF-16 surrogate"),
+])
+def test_6_data_defects_through_the_command_line(name, content, expected, tmp_path):
+    """Defect class 6 was fixed in toolchain/readers.py (its unit tests, field limits included, are
+    tests/test_data_readers.py); here through `textclf data` as a user meets it."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    refused("data", "--data", path, "--build-dir", tmp_path / "build", "--models-dir", tmp_path / "models",
+            expect=expected)
+    assert not [p for p in (tmp_path / "build").rglob("*") if p.name.endswith(".tmp")]
 
 
 # ------------------------------------------------------------------------------- 7. config

@@ -81,6 +81,25 @@ def check_structure(model: TfliteModel) -> None:
             raise ToolchainError(f"{source}: graph output {tensor} is never written")
 
 
+# Tensor types TFLite Micro can size (memory_helpers.cc TfLiteTypeSizeOf); its memory planner stops
+# on a model holding a tensor of any other type, used or not.
+TFLM_SIZED_TYPES = frozenset(
+    getattr(flatbuffer.schema.TensorType, name)
+    for name in ("FLOAT16", "BFLOAT16", "FLOAT32", "FLOAT64", "INT16", "INT32", "UINT32", "UINT8", "UINT16",
+                 "INT8", "INT64", "UINT64", "BOOL", "RESOURCE", "COMPLEX64", "COMPLEX128", "INT4")
+)
+
+
+def check_tflm_types(model: TfliteModel) -> None:
+    """Every tensor has a type TFLite Micro can allocate (a model for a microcontroller)."""
+    for index, tensor in enumerate(model.subgraph.tensors or []):
+        if tensor.type not in TFLM_SIZED_TYPES:
+            raise ToolchainError(
+                f"{model.source}: tensor {index} is {flatbuffer.tensor_type_name(tensor.type)}, "
+                "a type TFLite Micro cannot hold"
+            )
+
+
 def fully_integer(model: TfliteModel) -> tuple[bool, list[str]]:
     """True when no tensor any operator reads or writes is floating point; else the offenders."""
     floats = []

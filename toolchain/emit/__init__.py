@@ -232,6 +232,7 @@ def read_model_dir(path: Path) -> ModelDir:
             raise ToolchainError(f"{path}: missing {required} (run `textclf build` first)")
     tflite = flatbuffer.read_model(path / "student_int8.tflite")
     model_info.check_structure(tflite)  # inputs, outputs, an order TFLM can run: for either backend
+    model_info.check_tflm_types(tflite)
 
     vocab = _read_text(path / "vocab.txt").split("\n")
     if vocab and vocab[-1] == "":

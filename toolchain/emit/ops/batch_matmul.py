@@ -62,6 +62,11 @@ def lower(node: Node) -> KernelCall:
     rhs_depth = rhs5[4] if adj_y else rhs5[3]
     if depth != rhs_depth or int(np.prod(batch_shape, dtype=np.int64)) * rows * cols != node.count(output):
         raise node.error("operand and output shapes do not fit together")
+    # TFLM's Prepare rewrites the output's shape to this one (ReshapeOutputTensor); a model saying
+    # another has no defined result there.
+    rank = max(len(lhs_shape), len(rhs_shape))
+    if node.shape(output) != tuple(batch_shape[3 - (rank - 2):]) + (rows, cols):
+        raise node.error(f"output shape {list(node.shape(output))} is not the product's shape")
     lhs_scale, lhs_zp = node.quant(lhs)
     rhs_scale, rhs_zp = node.quant(rhs)
     if depth * input_reach(lhs_zp) * input_reach(rhs_zp) > (1 << 31) - 1:

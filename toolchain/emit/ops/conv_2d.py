@@ -74,10 +74,14 @@ def pack_filter(weights: np.ndarray) -> np.ndarray:
     return np.stack([even, odd], axis=-1).astype(np.int32).reshape(-1)
 
 
+# TFLM keeps strides, dilations and paddings in int16_t (ConvParams, PaddingValues): larger values
+# wrap there. The bound also keeps every index product of the kernels inside int32.
+INT16_MAX = (1 << 15) - 1
+
+
 def _positive(node: Node, what: str, value: int) -> int:
-    # The kernels index with products of these; 2^16 keeps every product inside int32.
-    if not 1 <= value <= 1 << 16:
-        raise node.error(f"{what} {value} is out of range (1 to 65536)")
+    if not 1 <= value <= INT16_MAX:
+        raise node.error(f"{what} {value} is out of range (1 to {INT16_MAX}, TFLM's int16)")
     return value
 
 
@@ -122,6 +126,9 @@ def lower(node: Node) -> KernelCall:
     if len(quantized) == 1:
         quantized = quantized * out_d
     pad_w = leading_padding(stride_w, dil_w, in_w, f_w, out_w)
+    pad_h = leading_padding(stride_h, dil_h, in_h, f_h, out_h)
+    if max(pad_h, pad_w) > INT16_MAX:
+        raise node.error(f"padding {max(pad_h, pad_w)} is out of range (TFLM's int16)")
     params = Conv2DParams(
         batches=batches,
         input_height=in_h,
@@ -137,7 +144,7 @@ def lower(node: Node) -> KernelCall:
         stride_width=stride_w,
         dilation_height=dil_h,
         dilation_width=dil_w,
-        pad_height=leading_padding(stride_h, dil_h, in_h, f_h, out_h),
+        pad_height=pad_h,
         pad_width=pad_w,
         input_offset=-input_zp,
         requantize=requantize_params(

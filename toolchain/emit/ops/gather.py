@@ -43,6 +43,10 @@ def lower(node: Node) -> KernelCall:
     )
     if params.outer_size * params.index_count * params.inner_size != node.count(output):
         raise node.error("output size does not match the gathered size")
+    # TFLM's Prepare rewrites the output's shape to this; a model that says otherwise runs on
+    # undefined memory in TFLM (seen: other values than with the right shape).
+    if node.shape(output) != shape[:axis] + node.shape(indices) + shape[axis + 1:]:
+        raise node.error("the output shape is not the table's with the indices' shape at the axis")
     if node.is_constant(indices) and node.count(indices):
         values = np.asarray(node.constant(indices))
         if int(values.min()) < 0 or int(values.max()) >= shape[axis]:
