@@ -23,8 +23,9 @@ The campaign (`Campaign.run`) hands mutants to worker processes, each running fo
 1. `textclf inspect --no-arena` in-process through toolchain.cli.main (a sample with the TFLM
    arena search);
 2. generation: `textclf export --no-verify --prefix model` for model directories (into a folder
-   named `m*`, whose name reaches every generated header), the graph compiler and its renderer for
-   op models (what export runs, without the side files);
+   named `m*`, whose name reaches every generated header); for op models what export runs on a
+   .tflite without the side files: read_model_dir's checks of the model, the graph compiler and
+   its renderer;
 3. TFLite Micro (the oracle) on the mutant in a child process (it can crash on bad models);
 4. for every accepted generation: each generated C file compiled with -Werror under ASan/UBSan
    (once per content: the runtime library once into build/cache/mutation-c, the generated files
