@@ -45,7 +45,7 @@ from toolchain.resources import device_dir, runtime_dir  # noqa: E402
 
 MODEL = ROOT / "models" / "default"
 WORK = ROOT / "build" / "benchmarks" / "vocabulary"
-CACHE = Path(os.environ.get("TEXTCLF_CACHE_DIR") or ROOT / "build" / "cache")  # as config.cache_dir
+CACHE = Path(os.environ.get("TEXTCLF_CACHE_DIR") or ROOT / "build" / ".cache")  # as config.cache_dir
 BENCH = ROOT / "benchmarks"
 CORE = "cortex-m4"
 SEQUENCE_LENGTH = 64

@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 JOURNAL = ".textclf-switch.json"
 TMP_SUFFIX = ".tmp"
+_OWNER = re.compile(r"\.pid(\d+)\.")
 
 
 def _umask() -> int:
@@ -33,20 +35,35 @@ def _make_public(directory: Path) -> None:
 
 
 def temp_dir_beside(target: Path) -> Path:
+    """A fresh folder `.<name>.pid<pid>.<random>.tmp` beside `target`: the pid says whose it is."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.pid{os.getpid()}.", suffix=TMP_SUFFIX, dir=target.parent))
     _make_public(tmp)
     return tmp
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def clean_stale(parent: Path) -> None:
-    """Finishes an interrupted switch in `parent` and removes temp folders of killed runs."""
+    """Finishes an interrupted switch in `parent` and removes temp folders of killed runs (a temp
+    folder of a process still running, such as a second build in the same folder, is left alone)."""
     parent = Path(parent)
     if not parent.is_dir():
         return
     _finish_switch(parent)
     for leftover in parent.iterdir():
         if leftover.name.startswith(".") and leftover.name.endswith((TMP_SUFFIX, ".old")):
+            owner = _OWNER.search(leftover.name)
+            if owner and _alive(int(owner.group(1))):
+                continue
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

@@ -267,4 +267,5 @@ def validate(config: BuildConfig) -> None:
     if s.architecture == "transformer" and s.embedding_dim % 2:
         raise bad("student.embedding_dim", "must be even for the transformer (2 attention heads)")
     number("convert.calibration_examples", config.convert.calibration_examples, 1, 100_000, integer=True)
-    number("verify.golden_count", config.verify.golden_count, 0, 1000, integer=True)
+    # At least one: `textclf export` checks the C it writes against the goldens.
+    number("verify.golden_count", config.verify.golden_count, 1, 1000, integer=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,14 +51,35 @@ class ExportRequest:
         if self.format not in FORMATS:
             raise ToolchainError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
         for what, out in (("--out", self.out), ("--runtime-out", self.runtime_out)):
-            if out is not None and Path(out).exists() and not Path(out).is_dir():
-                raise ToolchainError(f"{what} {out} exists and is not a folder")
+            if out is not None:
+                check_folder(what, Path(out))
 
     def folder(self, library: str) -> Path:
         """Where a library of the export goes."""
         if library == RUNTIME and self.runtime_out is not None:
             return Path(self.runtime_out)
         return Path(self.out)
+
+
+def check_folder(what: str, folder: Path) -> None:
+    """An output folder is a writable folder or can be made as one (checked before anything is
+    generated, so a bad path costs a second, not an export)."""
+    try:
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise ToolchainError(f"{what} {folder} exists and is not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ToolchainError(f"{what} {folder} is not writable")
+            return
+        ancestor = folder.absolute().parent
+        while not (ancestor.exists() or ancestor.is_symlink()):
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ToolchainError(f"{what} {folder} cannot be created: {ancestor} is not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise ToolchainError(f"{what} {folder} cannot be created: {ancestor} is not writable")
+    except OSError as exc:
+        raise ToolchainError(f"{what} {folder} cannot be used: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -156,12 +178,40 @@ def prepare(request: ExportRequest) -> Export:
     return export
 
 
+def check_goldens_with_tflm(model) -> None:
+    """The goldens are what TFLite Micro (the oracle, pip tflite-micro, in a child process) computes
+    for the model: so the replay below compares the exported C with TFLM itself, and a damaged
+    model or goldens.json is named as such rather than as a C that disagrees."""
+    import numpy as np
+
+    from toolchain import tflm
+
+    shape = flatbuffer_shape(model)
+    cases = [[np.asarray(golden.ids, dtype=np.int32).reshape(shape)] for golden in model.goldens]
+    arena = max(2 * model.tflm_arena, 64 * 1024, 4 * len(model.tflite.data))
+    outputs = tflm.run_isolated(model.tflite.data, cases, 1, arena)
+    for number, (golden, (logits,)) in enumerate(zip(model.goldens, outputs)):
+        computed = [int(v) for v in np.asarray(logits).reshape(-1)]
+        if computed != list(golden.logits):
+            raise ToolchainError(
+                f"self-check failed: {model.path / 'goldens.json'} vector {number} holds logits {list(golden.logits)}, "
+                f"but TFLite Micro computes {computed} for this model: the model or its goldens are damaged"
+            )
+
+
+def flatbuffer_shape(model) -> tuple[int, ...]:
+    subgraph = model.tflite.subgraph
+    return tuple(int(d) for d in subgraph.tensors[int(subgraph.inputs[0])].shape)
+
+
 def verify(export: Export, work: Path | None = None) -> int:
-    """Compiles the exported sources for this machine (-Werror) and replays every golden vector:
-    token ids and, for the compiled backend, int8 logits must equal TFLM's. Returns the count."""
+    """Checks the goldens against TFLite Micro, then compiles the exported sources for this machine
+    (-Werror) and replays every golden vector: token ids and, for the compiled backend, int8
+    logits must equal TFLM's. Returns the count."""
     import tempfile
 
     library = export.library
+    check_goldens_with_tflm(library.model)
     with tempfile.TemporaryDirectory(prefix="textclf-verify-") as tmp:
         root = Path(tmp)
         for path, data in export.files.items():
@@ -194,6 +244,14 @@ def verify(export: Export, work: Path | None = None) -> int:
 def write(export: Export, request: ExportRequest) -> list[Path]:
     """Writes the libraries, each folder replaced as a whole; the libraries of one output folder
     switch as one (the runtime first when it has a folder of its own)."""
+    try:
+        return _write(export, request)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise ToolchainError(f"cannot write the export: {where}{exc.strerror or exc}") from None
+
+
+def _write(export: Export, request: ExportRequest) -> list[Path]:
     written = []
     parents: dict[Path, list[str]] = {}
     for name in export.libraries:

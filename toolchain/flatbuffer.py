@@ -6,6 +6,8 @@ format by hand. What this module adds is validation: a corrupt or truncated file
 """
 from __future__ import annotations
 
+import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,11 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from toolchain.errors import ToolchainError
 
 FILE_IDENTIFIER = b"TFL3"
+# The schema version TFLite Micro runs (it refuses any other).
+SCHEMA_VERSION = 3
+# A model for a microcontroller is kilobytes to a few megabytes; a larger file is refused before it
+# is read (flatbuffers cannot exceed 2 GB anyway).
+MAX_MODEL_BYTES = 256 * 1024 * 1024
 
 TENSOR_TYPE_NAMES = {
     value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")
@@ -77,9 +84,15 @@ def element_bits(tensor_type: int) -> int:
     return _ELEMENT_BITS.get(tensor_type, 0)
 
 
+def ints(vector) -> list[int]:
+    """A flatbuffer vector of integers (None when absent) as a list of Python ints."""
+    return [] if vector is None else [int(v) for v in vector]
+
+
 def tensor_nbytes(tensor: schema.TensorT) -> int:
-    """Size of the tensor's data in bytes (0 for a type with no fixed element size)."""
-    count = int(np.prod(tensor.shape)) if tensor.shape is not None and len(tensor.shape) else 1
+    """Size of the tensor's data in bytes (0 for a type with no fixed element size). Computed in
+    Python integers: a damaged shape cannot overflow it."""
+    count = math.prod(ints(tensor.shape))
     return (count * element_bits(tensor.type) + 7) // 8
 
 
@@ -109,13 +122,18 @@ class Quantization:
 
 
 def quantization(tensor: schema.TensorT) -> Quantization | None:
+    """The tensor's quantization as TFLite Micro reads it (micro_allocator.cc): none unless both
+    the scales and the zero points are present; zero points that are not one per scale are the
+    first zero point for every channel."""
     q = tensor.quantization
-    if q is None or q.scale is None or len(q.scale) == 0:
+    if q is None or q.scale is None or len(q.scale) == 0 or q.zeroPoint is None or len(q.zeroPoint) == 0:
         return None
-    zero_points = q.zeroPoint if q.zeroPoint is not None else [0] * len(q.scale)
+    zero_points = [int(z) for z in q.zeroPoint]
+    if len(zero_points) != len(q.scale):
+        zero_points = zero_points[:1] * len(q.scale)
     return Quantization(
         scales=tuple(float(s) for s in q.scale),
-        zero_points=tuple(int(z) for z in zero_points),
+        zero_points=tuple(zero_points),
         axis=int(q.quantizedDimension),
     )
 
@@ -151,15 +169,29 @@ class TfliteModel:
 
 
 def read_model(path: Path | str) -> TfliteModel:
+    """Reads and validates a .tflite file; its size and identifier are checked before the file is
+    read as a whole."""
     path = Path(path)
     if not path.exists():
         raise ToolchainError(f"model file not found: {path}")
     if not path.is_file():
         raise ToolchainError(f"not a file: {path}")
-    return parse_model(path.read_bytes(), str(path))
+    try:
+        with path.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > MAX_MODEL_BYTES:
+                raise ToolchainError(
+                    f"{path}: {size:,} bytes is too large for a microcontroller model (at most {MAX_MODEL_BYTES:,})"
+                )
+            head = stream.read(8)
+            _check_header(head, str(path))
+            data = head + stream.read(MAX_MODEL_BYTES)
+    except OSError as exc:
+        raise ToolchainError(f"{path}: cannot be read ({exc.strerror})") from None
+    return parse_model(data, str(path))
 
 
-def parse_model(data: bytes, source: str = "<bytes>") -> TfliteModel:
+def _check_header(data: bytes, source: str) -> None:
     if len(data) < 8:
         raise ToolchainError(f"{source}: not a TFLite model: only {len(data)} bytes")
     identifier = data[4:8]
@@ -167,6 +199,12 @@ def parse_model(data: bytes, source: str = "<bytes>") -> TfliteModel:
         raise ToolchainError(
             f"{source}: not a TFLite model: file identifier is {identifier!r}, expected {FILE_IDENTIFIER!r}"
         )
+
+
+def parse_model(data: bytes, source: str = "<bytes>") -> TfliteModel:
+    _check_header(data, source)
+    if len(data) > MAX_MODEL_BYTES:
+        raise ToolchainError(f"{source}: {len(data):,} bytes is too large for a microcontroller model")
     try:
         _check_vector_lengths(data)
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
@@ -222,8 +260,13 @@ def _check_references(model: schema.ModelT, size: int, source: str) -> None:
     for s, subgraph in enumerate(model.subgraphs):
         tensors = subgraph.tensors or []
         for tensor in tensors:
-            if not 0 <= tensor.buffer < max(n_buffers, 1):
+            if not 0 <= tensor.buffer < n_buffers:
                 raise bad(f"tensor {decode_name(tensor.name)!r} refers to missing buffer {tensor.buffer}")
+            if any(d < 0 for d in ints(tensor.shape)):
+                raise bad(f"tensor {decode_name(tensor.name)!r} has a negative dimension")
+            if tensor.type not in TENSOR_TYPE_NAMES:
+                # TFLite Micro converts every tensor's type when it loads a model and stops here.
+                raise bad(f"tensor {decode_name(tensor.name)!r} has unknown type {tensor.type}")
         for index in list(subgraph.inputs if subgraph.inputs is not None else []) + list(
             subgraph.outputs if subgraph.outputs is not None else []
         ):

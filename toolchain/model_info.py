@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from toolchain import flatbuffer, tflm
-from toolchain.flatbuffer import TfliteModel, decode_name
+from toolchain.errors import ToolchainError
+from toolchain.flatbuffer import TfliteModel, decode_name, ints
 
 
 def tensor_entry(model: TfliteModel, index: int) -> dict:
@@ -15,7 +16,7 @@ def tensor_entry(model: TfliteModel, index: int) -> dict:
     entry = {
         "index": int(index),
         "name": decode_name(tensor.name),
-        "shape": [int(d) for d in (tensor.shape if tensor.shape is not None else [])],
+        "shape": ints(tensor.shape),
         "dtype": flatbuffer.tensor_type_name(tensor.type).lower(),
         "bytes": flatbuffer.tensor_nbytes(tensor),
         "constant": model.buffer_data(tensor) is not None,
@@ -30,15 +31,73 @@ def tensor_entry(model: TfliteModel, index: int) -> dict:
 
 def input_specs(model: TfliteModel) -> list[tflm.InputSpec]:
     specs = []
-    for index in model.subgraph.inputs:
+    for index in ints(model.subgraph.inputs):
         tensor = model.subgraph.tensors[index]
         specs.append(
             tflm.InputSpec(
-                shape=tuple(int(d) for d in tensor.shape),
+                shape=tuple(ints(tensor.shape)),
                 dtype=flatbuffer.numpy_dtype(tensor.type).__name__,
             )
         )
     return specs
+
+
+def check_structure(model: TfliteModel) -> None:
+    """The first subgraph is a graph TFLite Micro can run in its stored order: it has inputs and
+    outputs, and every operator reads only constants, graph inputs, variables and tensors an
+    earlier operator wrote, and writes tensors nothing else writes (no operator is its own input,
+    as a RESHAPE whose output is its input would be)."""
+    subgraph = model.subgraph
+    tensors = subgraph.tensors or []
+    inputs, outputs = ints(subgraph.inputs), ints(subgraph.outputs)
+    source = model.source
+    if not inputs or not outputs:
+        raise ToolchainError(f"{source}: the graph has no {'inputs' if not inputs else 'outputs'}")
+    for tensor in inputs:
+        if model.buffer_data(tensors[tensor]) is not None:
+            raise ToolchainError(f"{source}: graph input {tensor} is a constant")
+    if len(set(inputs)) != len(inputs):
+        raise ToolchainError(f"{source}: a graph input is listed twice")
+    written = set(inputs) | {i for i, t in enumerate(tensors) if t.isVariable}
+    for node, op in enumerate(subgraph.operators or []):
+        name = flatbuffer.op_name(model.model, op)
+        for tensor in ints(op.inputs):
+            if tensor != -1 and tensor not in written and model.buffer_data(tensors[tensor]) is None:
+                raise ToolchainError(
+                    f"{source}: operator {node} ({name}) reads tensor {tensor} before any operator writes it"
+                )
+        op_outputs = ints(op.outputs)
+        if not op_outputs:
+            raise ToolchainError(f"{source}: operator {node} ({name}) has no outputs")
+        for tensor in op_outputs:
+            if tensor == -1 or tensor in written or model.buffer_data(tensors[tensor]) is not None:
+                raise ToolchainError(
+                    f"{source}: operator {node} ({name}) writes tensor {tensor}, which is a graph input, "
+                    "a constant or written before"
+                )
+            written.add(tensor)
+    for tensor in outputs:
+        if tensor not in written and model.buffer_data(tensors[tensor]) is None:
+            raise ToolchainError(f"{source}: graph output {tensor} is never written")
+
+
+# Tensor types TFLite Micro can size (memory_helpers.cc TfLiteTypeSizeOf); its memory planner stops
+# on a model holding a tensor of any other type, used or not.
+TFLM_SIZED_TYPES = frozenset(
+    getattr(flatbuffer.schema.TensorType, name)
+    for name in ("FLOAT16", "BFLOAT16", "FLOAT32", "FLOAT64", "INT16", "INT32", "UINT32", "UINT8", "UINT16",
+                 "INT8", "INT64", "UINT64", "BOOL", "RESOURCE", "COMPLEX64", "COMPLEX128", "INT4")
+)
+
+
+def check_tflm_types(model: TfliteModel) -> None:
+    """Every tensor has a type TFLite Micro can allocate (a model for a microcontroller)."""
+    for index, tensor in enumerate(model.subgraph.tensors or []):
+        if tensor.type not in TFLM_SIZED_TYPES:
+            raise ToolchainError(
+                f"{model.source}: tensor {index} is {flatbuffer.tensor_type_name(tensor.type)}, "
+                "a type TFLite Micro cannot hold"
+            )
 
 
 def fully_integer(model: TfliteModel) -> tuple[bool, list[str]]:
@@ -46,7 +105,7 @@ def fully_integer(model: TfliteModel) -> tuple[bool, list[str]]:
     floats = []
     tensors = model.subgraph.tensors
     for op in model.subgraph.operators or []:
-        for index in list(op.inputs) + list(op.outputs):
+        for index in ints(op.inputs) + ints(op.outputs):
             if index != -1 and tensors[index].type in flatbuffer.FLOAT_TYPES:
                 name = decode_name(tensors[index].name)
                 if name not in floats:
@@ -57,6 +116,7 @@ def fully_integer(model: TfliteModel) -> tuple[bool, list[str]]:
 def describe(path: Path, measure: bool = True) -> dict:
     """Everything `inspect` prints, as a JSON-ready dict. Raises ToolchainError on bad input."""
     model = flatbuffer.read_model(path)
+    check_structure(model)
     subgraph = model.subgraph
     ops = [flatbuffer.op_name(model.model, op) for op in subgraph.operators or []]
     counts = collections.Counter(ops)
@@ -68,8 +128,8 @@ def describe(path: Path, measure: bool = True) -> dict:
         "schema_version": int(model.model.version),
         "description": decode_name(model.model.description),
         "subgraphs": len(model.model.subgraphs),
-        "inputs": [tensor_entry(model, i) for i in subgraph.inputs],
-        "outputs": [tensor_entry(model, i) for i in subgraph.outputs],
+        "inputs": [tensor_entry(model, i) for i in ints(subgraph.inputs)],
+        "outputs": [tensor_entry(model, i) for i in ints(subgraph.outputs)],
         "operators": [{"op": name, "count": counts[name]} for name in sorted(counts)],
         "operator_sequence": ops,
         "tensors": tensors,

@@ -80,6 +80,47 @@ def _probe_in_worker(model_bytes: bytes, arena_size: int, inputs: list[InputSpec
     return True, messages.strip()
 
 
+def _run_in_worker(model_bytes: bytes, cases: list[list[np.ndarray]], outputs: int, arena_size: int):
+    """Runs every input set through one interpreter; returns (True, outputs per set) or (False, TFLM's
+    messages)."""
+    from tflite_micro import runtime
+
+    def attempt():
+        interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
+        results = []
+        for inputs in cases:
+            for index, value in enumerate(inputs):
+                interpreter.set_input(value, index)
+            interpreter.invoke()
+            results.append([np.array(interpreter.get_output(i)) for i in range(outputs)])
+        return results
+
+    result, messages = _capture_stderr(attempt)
+    if isinstance(result, Exception):
+        return False, (messages.strip() + "\n" + str(result)).strip()
+    return True, result
+
+
+def run_isolated(model_bytes: bytes, cases: list[list[np.ndarray]], outputs: int,
+                 arena_size: int = 1024 * 1024) -> list[list[np.ndarray]]:
+    """TFLM's outputs for each input set, computed in a child process (a damaged model can crash
+    TFLM); an arena too small is grown. Raises ToolchainError if TFLM cannot run the model."""
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        while True:
+            try:
+                ok, value = pool.submit(_run_in_worker, bytes(model_bytes), cases, outputs, arena_size).result()
+            except BrokenProcessPool:
+                raise ToolchainError("TFLite Micro crashed while running the model") from None
+            if ok:
+                return value
+            if not _ARENA_TOO_SMALL.search(value) or arena_size >= MAX_ARENA:
+                raise ToolchainError(describe_failure(value))
+            arena_size = min(arena_size * 4, MAX_ARENA)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Prober:
     """One spawned worker process that survives TFLM crashes by being replaced."""
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import flatbuffer
+from toolchain import compression, flatbuffer, model_info
 from toolchain import tokenizer as wordpiece
 from toolchain.contract import ABI_VERSION, MAX_LABELS
 from toolchain.emit import op_resolver, tokenizer_tables
@@ -173,8 +173,13 @@ def _tokenizer_config(path: Path) -> dict:
         and normalizer.get("strip_accents") is None and normalizer.get("lowercase") is True
     ):
         raise bad("the normalizer is not BertNormalizer(clean_text, handle_chinese_chars, lowercase)")
-    if (spec.get("pre_tokenizer") or {}).get("type") != "BertPreTokenizer":
+    pre_tokenizer = spec.get("pre_tokenizer")
+    if not isinstance(pre_tokenizer, dict) or pre_tokenizer.get("type") != "BertPreTokenizer":
         raise bad("the pre-tokenizer is not BertPreTokenizer")
+    if spec.get("added_tokens") not in ([], None):
+        raise bad("it adds tokens to the vocabulary (added_tokens), which the C tokenizer does not")
+    if not _cls_sep_template(spec.get("post_processor")):
+        raise bad(f"the post-processor does not wrap every text as {wordpiece.CLS} text {wordpiece.SEP}")
     truncation, padding = spec.get("truncation"), spec.get("padding")
     if not isinstance(truncation, dict) or not isinstance(padding, dict):
         raise bad("truncation and padding must both be set")
@@ -190,6 +195,33 @@ def _tokenizer_config(path: Path) -> dict:
     return {"sequence_length": length, "vocab": vocab}
 
 
+def _cls_sep_template(processor) -> bool:
+    """Whether a tokenizer.json post-processor is the TemplateProcessing `textclf build` saves:
+    [CLS] $A [SEP], with [CLS] and [SEP] at their fixed ids."""
+    if not isinstance(processor, dict) or processor.get("type") != "TemplateProcessing":
+        return False
+    single = [{"SpecialToken": {"id": wordpiece.CLS, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+              {"SpecialToken": {"id": wordpiece.SEP, "type_id": 0}}]
+    specials = processor.get("special_tokens")
+    return processor.get("single") == single and isinstance(specials, dict) and all(
+        isinstance(specials.get(token), dict) and specials[token].get("ids") == [index]
+        and specials[token].get("tokens") == [token]
+        for token, index in ((wordpiece.CLS, wordpiece.CLS_ID), (wordpiece.SEP, wordpiece.SEP_ID))
+    )
+
+
+def _load_tokenizer(path: Path):
+    """The HF tokenizer of a model directory; what the `tokenizers` library cannot load (its
+    errors are plain Exceptions from Rust) is one ToolchainError."""
+    try:
+        return wordpiece.load(path)
+    except ToolchainError:
+        raise
+    except Exception as exc:  # the tokenizers library raises bare Exceptions
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ToolchainError(f"{path / 'tokenizer.json'}: the tokenizers library cannot load it ({message})") from None
+
+
 def read_model_dir(path: Path) -> ModelDir:
     """Reads and cross-checks a model directory (cheap: no compilation, no TFLM)."""
     path = Path(path)
@@ -199,6 +231,8 @@ def read_model_dir(path: Path) -> ModelDir:
         if not (path / required).is_file():
             raise ToolchainError(f"{path}: missing {required} (run `textclf build` first)")
     tflite = flatbuffer.read_model(path / "student_int8.tflite")
+    model_info.check_structure(tflite)  # inputs, outputs, an order TFLM can run: for either backend
+    model_info.check_tflm_types(tflite)
 
     vocab = _read_text(path / "vocab.txt").split("\n")
     if vocab and vocab[-1] == "":
@@ -209,26 +243,32 @@ def read_model_dir(path: Path) -> ModelDir:
     if config["vocab"] != {piece: index for index, piece in enumerate(vocab)} or len(set(vocab)) != len(vocab):
         raise ToolchainError(f"{path}: vocab.txt and tokenizer.json hold different vocabularies")
     tokenizer_tables.vocab_tables(vocab)  # the sorted layout the C tokenizer searches
-    tables = [t for op, t in _gather_tables(tflite)]
-    if tables and any(rows != len(vocab) for rows in tables):
-        raise ToolchainError(
-            f"{path}: the model's embedding table has {tables[0]} rows but the vocabulary {len(vocab)} pieces"
-        )
+    tokenizer = _load_tokenizer(path)
 
     goldens_raw = _read_json(path / "goldens.json")
     metrics = _read_json(path / "metrics.json")
     if not isinstance(goldens_raw, dict) or not isinstance(goldens_raw.get("vectors"), list):
         raise ToolchainError(f"{path / 'goldens.json'}: must be an object with 'labels' and 'vectors'")
     labels = _labels(goldens_raw.get("labels"), path / "goldens.json")
-    arena = (metrics.get("verify") or {}).get("arena_bytes") if isinstance(metrics, dict) else None
+    verify = metrics.get("verify") if isinstance(metrics, dict) else None
+    arena = verify.get("arena_bytes") if isinstance(verify, dict) else None
     if not isinstance(arena, int) or isinstance(arena, bool) or not 0 < arena <= MAX_ARENA_BYTES:
         raise ToolchainError(f"{path / 'metrics.json'}: verify.arena_bytes {arena!r} is not a positive arena size")
 
     sequence_length = config["sequence_length"]
+    _io_quantization(tflite, sequence_length, len(labels), path)
+    tables = _embedding_rows(tflite)
+    if not tables:
+        raise ToolchainError(f"{path}: the model does not look the token ids up in an embedding table (GATHER)")
+    if any(rows != len(vocab) for rows in tables):
+        raise ToolchainError(
+            f"{path}: the model's embedding table has {tables[0]} rows but the vocabulary {len(vocab)} pieces"
+        )
     goldens = _goldens(goldens_raw["vectors"], path / "goldens.json", len(vocab), sequence_length, len(labels))
     if not goldens:
-        raise ToolchainError(f"{path / 'goldens.json'}: no vectors (an export checks itself against them)")
-    ids = wordpiece.encode(wordpiece.load(path), [g.text for g in goldens]) if goldens else np.zeros((0,))
+        # The export's self-check replays them; a C array of none is not C either.
+        raise ToolchainError(f"{path / 'goldens.json'}: no golden vectors (build with --golden-count 1 or more)")
+    ids = wordpiece.encode(tokenizer, [g.text for g in goldens]) if goldens else np.zeros((0,))
     for golden, row in zip(goldens, ids):
         if tuple(int(i) for i in row) != golden.ids:
             raise ToolchainError(
@@ -247,13 +287,39 @@ def read_model_dir(path: Path) -> ModelDir:
     )
 
 
-def _gather_tables(model: flatbuffer.TfliteModel):
-    """(operator index, rows) of every GATHER whose table is a constant read by token ids."""
-    for index, op in enumerate(model.subgraph.operators or []):
-        if flatbuffer.op_name(model.model, op) == "GATHER" and op.inputs is not None and len(op.inputs) >= 2:
-            table = model.subgraph.tensors[op.inputs[0]]
-            if model.buffer_data(table) is not None and table.shape is not None and len(table.shape):
-                yield index, int(table.shape[0])
+RENAMING_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE")
+
+
+def _embedding_rows(model: flatbuffer.TfliteModel) -> list[int]:
+    """The row count of every embedding table the token ids index: a constant table of a GATHER
+    (along its axis) or EMBEDDING_LOOKUP whose indices are the graph's input, directly or renamed
+    (RESHAPE, EXPAND_DIMS, SQUEEZE). The C tokenizer's ids run over the whole vocabulary, so each
+    table must have exactly one row per piece; a LUT-compressed table counts as the constant it
+    decodes to."""
+    subgraph = model.subgraph
+    tensors = subgraph.tensors or []
+    ids = set(flatbuffer.ints(subgraph.inputs))
+    decoded = {lut.decoded_tensor for lut in compression.read(model)}  # LUT-compressed constants
+    rows = []
+    for op in subgraph.operators or []:
+        name = flatbuffer.op_name(model.model, op)
+        inputs, outputs = flatbuffer.ints(op.inputs), flatbuffer.ints(op.outputs)
+        if name in RENAMING_OPS and inputs and inputs[0] in ids:
+            ids.update(outputs)
+            continue
+        if name == "GATHER" and len(inputs) >= 2 and inputs[1] in ids:
+            table, options = inputs[0], op.builtinOptions
+            axis = int(options.axis) if isinstance(options, flatbuffer.schema.GatherOptionsT) else 0
+        elif name == "EMBEDDING_LOOKUP" and len(inputs) >= 2 and inputs[0] in ids:
+            table, axis = inputs[1], 0
+        else:
+            continue
+        if table == -1 or (model.buffer_data(tensors[table]) is None and table not in decoded):
+            continue
+        shape = flatbuffer.ints(tensors[table].shape)
+        if -len(shape) <= axis < len(shape):
+            rows.append(shape[axis])
+    return rows
 
 
 def _int_list(value, length: int, low: int, high: int) -> tuple[int, ...] | None:
@@ -335,18 +401,21 @@ def model_library(model: ModelDir, prefix: str, backend: str = "compiled",
 def _check_io(model: ModelDir) -> tuple[float, int]:
     """The model maps sequence_length int32 ids to one int8 logit per label; returns the logits'
     scale and zero point."""
-    subgraph = model.tflite.subgraph
-    inputs = list(subgraph.inputs if subgraph.inputs is not None else [])
-    outputs = list(subgraph.outputs if subgraph.outputs is not None else [])
-    message = (f"{model.path}: the model must map {model.sequence_length} int32 token ids to "
-               f"{len(model.labels)} quantized int8 logits")
+    return _io_quantization(model.tflite, model.sequence_length, len(model.labels), model.path)
+
+
+def _io_quantization(tflite: flatbuffer.TfliteModel, sequence_length: int, labels: int, path: Path):
+    subgraph = tflite.subgraph
+    inputs = flatbuffer.ints(subgraph.inputs)
+    outputs = flatbuffer.ints(subgraph.outputs)
+    message = f"{path}: the model must map {sequence_length} int32 token ids to {labels} quantized int8 logits"
     if len(inputs) != 1 or len(outputs) != 1:
         raise ToolchainError(message)
     ids, logits = subgraph.tensors[inputs[0]], subgraph.tensors[outputs[0]]
     quant = flatbuffer.quantization(logits)
     count = (lambda t: int(np.prod(t.shape)) if t.shape is not None and len(t.shape) else 1)
-    if (ids.type != flatbuffer.schema.TensorType.INT32 or count(ids) != model.sequence_length
-            or logits.type != flatbuffer.schema.TensorType.INT8 or count(logits) != len(model.labels)
+    if (ids.type != flatbuffer.schema.TensorType.INT32 or count(ids) != sequence_length
+            or logits.type != flatbuffer.schema.TensorType.INT8 or count(logits) != labels
             or quant is None or quant.per_channel or not np.isfinite(quant.scales[0]) or quant.scales[0] <= 0
             or not -128 <= quant.zero_points[0] <= 127):
         raise ToolchainError(message)

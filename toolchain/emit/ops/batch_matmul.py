@@ -6,10 +6,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.contract import CStruct, Dims3
-from toolchain.emit.ops.common import KernelCall, Node
+from toolchain.emit.ops.common import KernelCall, Node, input_reach
 from toolchain.emit.quantization import INT8_MAX, INT8_MIN, f32, quantize_multiplier
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("BATCH_MATMUL",)
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"BATCH_MATMUL": (2,)}
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,7 @@ def _batch_extents(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
-    if options is None or not hasattr(options, "adjX"):
-        raise node.error("the operator has no batch matmul options")
+    options = node.options_of(schema.BatchMatMulOptionsT, required=True)
     lhs = node.input(0)
     rhs = node.input(1)
     output = node.output()
@@ -48,6 +49,8 @@ def lower(node: Node) -> KernelCall:
     lhs_shape, rhs_shape = node.check_rank(lhs, 5), node.check_rank(rhs, 5)
     if len(lhs_shape) < 2 or len(rhs_shape) < 2:
         raise node.error("operands must have at least 2 dimensions")
+    if len(node.shape(output)) < max(len(lhs_shape), len(rhs_shape)):
+        raise node.error("the output has fewer dimensions than an operand, which TFLM's Prepare refuses")
     lhs5 = (1,) * (5 - len(lhs_shape)) + lhs_shape
     rhs5 = (1,) * (5 - len(rhs_shape)) + rhs_shape
     batch_shape = []
@@ -61,8 +64,15 @@ def lower(node: Node) -> KernelCall:
     rhs_depth = rhs5[4] if adj_y else rhs5[3]
     if depth != rhs_depth or int(np.prod(batch_shape, dtype=np.int64)) * rows * cols != node.count(output):
         raise node.error("operand and output shapes do not fit together")
+    # TFLM's Prepare rewrites the output's shape to this one (ReshapeOutputTensor); a model saying
+    # another has no defined result there.
+    rank = max(len(lhs_shape), len(rhs_shape))
+    if node.shape(output) != tuple(batch_shape[3 - (rank - 2):]) + (rows, cols):
+        raise node.error(f"output shape {list(node.shape(output))} is not the product's shape")
     lhs_scale, lhs_zp = node.quant(lhs)
     rhs_scale, rhs_zp = node.quant(rhs)
+    if depth * input_reach(lhs_zp) * input_reach(rhs_zp) > (1 << 31) - 1:
+        raise node.error(f"depth {depth}: the int32 accumulator can overflow")
     output_scale, output_zp = node.quant(output)
     multiplier, shift = quantize_multiplier(float(f32(lhs_scale * rhs_scale)) / float(output_scale), node.where)
     params = BatchMatmulParams(

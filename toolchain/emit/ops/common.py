@@ -20,6 +20,19 @@ from toolchain.flatbuffer import TfliteModel, schema
 INT8 = schema.TensorType.INT8
 INT32 = schema.TensorType.INT32
 C_TYPES = {INT8: "int8_t", INT32: "int32_t"}
+# The builtin options type of each operator whose lowering reads options (Node.options).
+OPTIONS_TYPES = {
+    "ADD": schema.AddOptionsT,
+    "SUB": schema.SubOptionsT,
+    "MUL": schema.MulOptionsT,
+    "CONV_2D": schema.Conv2DOptionsT,
+    "FULLY_CONNECTED": schema.FullyConnectedOptionsT,
+    "GATHER": schema.GatherOptionsT,
+    "CONCATENATION": schema.ConcatenationOptionsT,
+    "SOFTMAX": schema.SoftmaxOptionsT,
+    "STRIDED_SLICE": schema.StridedSliceOptionsT,
+    "BATCH_MATMUL": schema.BatchMatMulOptionsT,
+}
 
 
 # ------------------------------------------------------------------------------ the lowered call
@@ -186,8 +199,34 @@ class Node:
     def type_name(self, index: int) -> str:
         return flatbuffer.tensor_type_name(self.dtype(index))
 
+    def options_of(self, kind: type, required: bool = False):
+        """The operator's builtin options, checked to be `kind` (e.g. schema.Conv2DOptionsT).
+
+        A damaged model can pair an operator with another operator's options (the opcode changed
+        under them) or with none. TFLite Micro then reads none (builtin_options_as_X() is null) and
+        runs with zeroed params; the compiler refuses options of another type outright, and
+        missing options where the operator needs them (`required`); otherwise None means TFLM's
+        defaults (all fields zero)."""
+        options = self.op.builtinOptions
+        if options is None:
+            if required:
+                raise self.error("the operator has no options")
+            return None
+        if not isinstance(options, kind):
+            raise self.error(f"the operator carries {type(options).__name__.removesuffix('T')}, "
+                             f"not {kind.__name__.removesuffix('T')} (a damaged model)")
+        bias_type = getattr(options, "quantizedBiasType", None)
+        if bias_type is not None and bias_type not in flatbuffer.TENSOR_TYPE_NAMES:
+            # TFLM's parser converts it to a tensor type and refuses the model if it cannot.
+            raise self.error(f"quantized bias type {bias_type} is not a tensor type")
+        return options
+
     def options(self):
-        return self.op.builtinOptions
+        """The builtin options, checked against the type this operator takes (OPTIONS_TYPES)."""
+        kind = OPTIONS_TYPES.get(self.op_name)
+        if kind is None:
+            raise self.error("the compiled backend reads no options for this operator")
+        return self.options_of(kind)
 
     def input(self, position: int, dtypes=(INT8,), constant: bool | None = None) -> int:
         if position >= len(self.inputs) or self.inputs[position] == -1:
@@ -217,8 +256,9 @@ class Node:
         return tensor
 
     def activation(self, output: int) -> tuple[int, int]:
+        """The fused activation's clamp range; the options must be this operator's own."""
         options = self.options()
-        code = int(getattr(options, "fusedActivationFunction", 0)) if options is not None else 0
+        code = int(options.fusedActivationFunction) if options is not None else 0
         if code not in (0, 1, 2, 3):
             raise self.error(f"fused activation {code} is not supported")
         scale, zero_point = self.quant(output)
@@ -255,6 +295,33 @@ class Node:
                 raise self.error("per-channel weight scales do not match the output channels")
             return [f32(s) for s in q.scales]
         return [f32(q.scales[0])]
+
+
+# ------------------------------------------------------------------ accumulator range (int32)
+
+
+def input_reach(zero_point: int) -> int:
+    """The largest |q - zero point| an int8 input can take."""
+    return max(abs(-128 - zero_point), abs(127 - zero_point))
+
+
+def check_accumulator(node: Node, weights: int, bias: int | None, input_zero_point: int, depth: int) -> None:
+    """The multiply-accumulate kernels sum `depth` products (input - zero point) * weight and the
+    bias in int32, as TFLM does. A model whose worst case leaves int32 (a damaged bias or a huge
+    depth) would overflow: undefined behaviour in C. Refused, from the weights themselves when
+    they are constants (per output channel, axis 0), else from the worst weight."""
+    reach = input_reach(input_zero_point)
+    if node.is_constant(weights):
+        values = np.asarray(node.constant(weights), dtype=np.int64)
+        worst = np.abs(values).reshape(max(values.shape[0], 1) if values.ndim else 1, -1).sum(axis=1) * reach
+    else:
+        worst = np.array([depth * 128 * reach], dtype=np.int64)
+    if bias is not None:
+        if not node.is_constant(bias):
+            raise node.error("the bias is not a constant")
+        worst = worst + np.abs(np.asarray(node.constant(bias), dtype=np.int64)).reshape(-1)
+    if int(worst.max(initial=0)) > (1 << 31) - 1:
+        raise node.error("the int32 accumulator can overflow (a bias or weight sum out of range)")
 
 
 # ------------------------------------------------------------------------ shared params structs
@@ -356,6 +423,12 @@ def broadcast_shape(node: Node, a: int, b: int, output: int) -> BroadcastShape:
         out_shape.append(y if x == 1 else x)
     if int(np.prod(out_shape, dtype=np.int64)) != node.count(output):
         raise node.error("output shape does not match the broadcast shape")
+    # Inputs of one shape are combined element by element, whatever the output's shape; otherwise
+    # TFLM walks the output's shape, which must then be the broadcast shape (leading 1s aside).
+    out_given = node.check_rank(output, MAX_DIMS)
+    if a_shape != b_shape and (1,) * (MAX_DIMS - len(out_given)) + out_given != (1,) * (MAX_DIMS - rank) + tuple(
+            out_shape):
+        raise node.error(f"output shape {list(out_given)} is not the broadcast shape {out_shape}")
 
     def strides(ext):
         row_major = row_major_strides(ext)

@@ -8,6 +8,7 @@ import numpy as np
 
 from toolchain.contract import MAX_CONCAT_INPUTS, ConcatSizes, CStruct
 from toolchain.emit.ops.common import KernelCall, Node, TensorListArg, padded
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("CONCATENATION",)
 
@@ -21,9 +22,7 @@ class ConcatenationParams(CStruct):
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
-    if options is None or not hasattr(options, "axis"):
-        raise node.error("the operator has no concatenation options")
+    options = node.options_of(schema.ConcatenationOptionsT, required=True)
     output = node.output()
     if int(options.fusedActivationFunction) != 0:
         raise node.error("a fused activation is not supported")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.contract import ConstArray, CStruct
-from toolchain.emit.ops.common import INT32, ArrayArg, KernelCall, Node, RequantizeParams, requantize_params
+from toolchain.emit.ops.common import INT32, ArrayArg, KernelCall, Node, RequantizeParams, check_accumulator, requantize_params
 from toolchain.emit.ops.decode import LutParams, lut_params
 from toolchain.emit.quantization import quantize_multiplier
 from toolchain.flatbuffer import schema
@@ -85,17 +85,19 @@ def pack_filter(weights: np.ndarray) -> np.ndarray:
     return np.stack([even, odd], axis=-1).astype(np.int32).reshape(-1)
 
 
+# TFLM keeps strides, dilations and paddings in int16_t (ConvParams, PaddingValues): larger values
+# wrap there. The bound also keeps every index product of the kernels inside int32.
+INT16_MAX = (1 << 15) - 1
+
+
 def _positive(node: Node, what: str, value: int) -> int:
-    # The kernels index with products of these; 2^16 keeps every product inside int32.
-    if not 1 <= value <= 1 << 16:
-        raise node.error(f"{what} {value} is out of range (1 to 65536)")
+    if not 1 <= value <= INT16_MAX:
+        raise node.error(f"{what} {value} is out of range (1 to {INT16_MAX}, TFLM's int16)")
     return value
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
-    if options is None or not hasattr(options, "strideH"):
-        raise node.error("the operator has no convolution options")
+    options = node.options_of(schema.Conv2DOptionsT, required=True)
     if len(node.inputs) > MAX_INPUTS:
         raise node.error(f"{len(node.inputs)} inputs; TFLM's CONV_2D takes at most {MAX_INPUTS}")
     source = node.input(0)
@@ -127,6 +129,7 @@ def lower(node: Node) -> KernelCall:
         raise node.error("the bias does not have one value per output channel")
     input_scale, input_zp = node.quant(source)
     output_scale, _ = node.quant(output)
+    check_accumulator(node, conv_filter, bias, input_zp, f_h * f_w * f_in_d)
     scales = node.filter_scales(conv_filter, out_d)
     # PopulateConvolutionQuantizationParams: one multiplier per channel, per-tensor scales broadcast.
     quantized = [quantize_multiplier(float(input_scale) * float(s) / float(output_scale), node.where)
@@ -134,6 +137,9 @@ def lower(node: Node) -> KernelCall:
     if len(quantized) == 1:
         quantized = quantized * out_d
     pad_w = leading_padding(stride_w, dil_w, in_w, f_w, out_w)
+    pad_h = leading_padding(stride_h, dil_h, in_h, f_h, out_h)
+    if max(pad_h, pad_w) > INT16_MAX:
+        raise node.error(f"padding {max(pad_h, pad_w)} is out of range (TFLM's int16)")
     params = Conv2DParams(
         batches=batches,
         input_height=in_h,
@@ -149,7 +155,7 @@ def lower(node: Node) -> KernelCall:
         stride_width=stride_w,
         dilation_height=dil_h,
         dilation_width=dil_w,
-        pad_height=leading_padding(stride_h, dil_h, in_h, f_h, out_h),
+        pad_height=pad_h,
         pad_width=pad_w,
         input_offset=-input_zp,
         requantize=requantize_params(

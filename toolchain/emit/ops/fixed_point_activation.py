@@ -10,6 +10,8 @@ from toolchain.emit.ops.common import KernelCall, Node
 from toolchain.emit.quantization import input_radius, round_half_away
 
 OPERATORS = ("LOGISTIC", "TANH")
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"TANH": (1,)}
 INPUT_INTEGER_BITS = 4
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from toolchain.contract import CStruct
-from toolchain.emit.ops.common import INT32, KernelCall, Node, RequantizeParams, requantize_params
+from toolchain.emit.ops.common import INT32, KernelCall, Node, RequantizeParams, check_accumulator, requantize_params
 from toolchain.emit.ops.decode import LutParams, lut_params
 from toolchain.emit.quantization import quantize_multiplier
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("FULLY_CONNECTED",)
 
@@ -31,7 +32,7 @@ class FullyConnectedLutParams(CStruct):
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
+    options = node.options_of(schema.FullyConnectedOptionsT)
     if options is not None and int(options.weightsFormat) != 0:
         raise node.error("shuffled weights are not supported")
     source = node.input(0)
@@ -54,6 +55,7 @@ def lower(node: Node) -> KernelCall:
         raise node.error("the bias does not have one value per output channel")
     input_scale, input_zp = node.quant(source)
     output_scale, _ = node.quant(output)
+    check_accumulator(node, weights, bias, input_zp, accum_depth)
     scales = node.filter_scales(weights, weights_shape[0])
     if len(scales) > 1:
         # FullyConnectedPerChannel: double(input) * double(filter) / double(output).

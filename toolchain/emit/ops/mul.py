@@ -8,6 +8,8 @@ from toolchain.emit.ops.common import BroadcastShape, KernelCall, Node, broadcas
 from toolchain.emit.quantization import quantize_multiplier
 
 OPERATORS = ("MUL",)
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"MUL": (2,)}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from toolchain.emit.ops.common import KernelCall, Node
 from toolchain.emit.quantization import quantize_multiplier
 
 OPERATORS = ("QUANTIZE",)
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"QUANTIZE": (1,)}
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from toolchain.contract import CStruct
-from toolchain.emit.ops.common import KernelCall, Node, ReductionShape, reduction_shape
+from toolchain.emit.ops.common import KernelCall, Node, ReductionShape, input_reach, reduction_shape
 from toolchain.emit.quantization import quantize_multiplier
 
 OPERATORS = ("MEAN", "SUM", "REDUCE_MAX")
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"MEAN": (2,), "SUM": (2,), "REDUCE_MAX": (2,)}
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def lower(node: Node) -> KernelCall:
         return KernelCall("tc_reduce_max_s8_opt" if optimized else "tc_reduce_max_s8",
                           ReduceMaxParams(shape=shape), args)
     (si, zi), (so, zo) = node.quant(source), node.quant(output)
+    if count * input_reach(zi) > (1 << 31) - 1:
+        raise node.error(f"{count} values per output: the int32 sum can overflow")
     multiplier, shift = quantize_multiplier(float(si) / float(so), node.where)
     if node.op_name == "MEAN":
         # QuantizedMeanOrSum folds 1/count into the multiplier before rescaling.

@@ -17,6 +17,8 @@ from toolchain.emit.quantization import (
 )
 
 OPERATORS = ("ADD", "SUB", "SQUARED_DIFFERENCE")
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"SQUARED_DIFFERENCE": (2,)}
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ import numpy as np
 from toolchain.contract import CStruct
 from toolchain.emit.ops.common import KernelCall, Node
 from toolchain.emit.quantization import f32, input_radius, quantize_multiplier_greater_than_one
+from toolchain.flatbuffer import schema
 
 OPERATORS = ("SOFTMAX",)
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"SOFTMAX": (1,)}
 SCALED_DIFF_INTEGER_BITS = 5
 
 
@@ -24,12 +27,12 @@ class SoftmaxParams(CStruct):
 
 
 def lower(node: Node) -> KernelCall:
-    options = node.options()
-    if options is None or not hasattr(options, "beta"):
-        raise node.error("the operator has no softmax options")
+    options = node.options_of(schema.SoftmaxOptionsT, required=True)
     source, output = node.input(0), node.output()
     shape = node.shape(source)
-    if not shape or shape[-1] == 0 or node.count(output) != node.count(source):
+    # TFLM's kernel walks the input's shape and assumes the output's is the same (MatchingDim is
+    # only a debug check): a model where they differ has no defined result.
+    if not shape or shape[-1] == 0 or node.shape(output) != shape:
         raise node.error("input and output shapes differ or are empty")
     (si, _), (so, zo) = node.quant(source), node.quant(output)
     if zo != -128 or so != f32(1.0) / f32(256):

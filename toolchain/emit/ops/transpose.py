@@ -10,6 +10,8 @@ from toolchain.contract import MAX_DIMS, CStruct, Dims
 from toolchain.emit.ops.common import INT32, KernelCall, Node, merge_dims, padded, row_major_strides
 
 OPERATORS = ("TRANSPOSE",)
+# Inputs TFLM's Prepare insists on (its TF_LITE_ENSURE_EQ(NumInputs(node), n)); absent optional ones count.
+INPUT_COUNTS = {"TRANSPOSE": (2,)}
 
 
 @dataclass(frozen=True)
