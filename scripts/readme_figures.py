@@ -99,10 +99,12 @@ def figures_table() -> str:
         f"{fuzz['seconds']} s, {fuzz['executions']:,} executions, {fuzz['crashes']} crashes |" if fuzz
         else f"{NOT_MEASURED} |"))
     mutation = read_results("mutation")
+    counts = mutation["counts"] if mutation else None
     lines.append("| mutated models through `inspect` and `export` (`benchmarks/mutation.py`) | " + (
-        f"{mutation['tried']:,} tried: {mutation['rejected']:,} refused with one error line, "
-        f"{mutation['accepted_verified']:,} accepted and verified against TFLM, {mutation['tracebacks']} tracebacks, "
-        f"{mutation['hangs']} hangs in {mutation['seconds']:.0f} s |" if mutation else f"{NOT_MEASURED} |"))
+        f"{counts['tried']:,} tried: {counts['rejected_with_error']:,} refused with one error line, "
+        f"{counts['accepted_and_verified_bit_exact']:,} accepted and verified bit-exact against TFLM; "
+        f"{counts['tracebacks']} tracebacks, {counts['hangs']} hangs, {counts['wrong_but_accepted']} wrong but "
+        f"accepted; {counts['seconds']:.0f} s |" if counts else f"{NOT_MEASURED} |"))
     return "\n".join(lines)
 
 

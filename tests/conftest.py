@@ -94,6 +94,9 @@ TINY = [
     "--max-examples", "240", "--max-transfer", "60", "--augment-copies", "1",
     "--teacher-max-steps", "4", "--vocab-size", "2100", "--seq-len", "24", "--embedding-dim", "8",
     "--hidden-dim", "16", "--epochs", "2", "--finetune-epochs", "1", "--golden-count", "6",
+    # Plain INT8 embedding: the LUT path has its own tests (test_pipeline, test_compressed) and
+    # the default model, which ships it, runs every firmware suite.
+    "--embedding-bits", "0",
 ]
 
 

@@ -3,6 +3,7 @@ format builds the way a user builds it: the PlatformIO library in a scratch Plat
 (native, and a Cortex-M4 in QEMU), the CMake library with cmake + gcc (and arm-none-eabi-gcc), the
 Arduino library through a small shim of the Arduino API (arduino-cli cannot be installed here);
 two models in one firmware; the fit check for every target."""
+import dataclasses
 import json
 import re
 import shutil
@@ -150,13 +151,24 @@ def test_targets_lists_the_table():
     assert rows["qemu_m4"]["dsp"] and not rows["qemu_m0"]["dsp"]
 
 
-def test_default_model_is_refused_for_the_microbit_with_the_overflow(tmp_path):
-    result = textclf("export", "--model", MODEL, "--out", tmp_path / "lib", "--target", "microbit")
+def test_default_model_on_tflm_is_refused_for_the_microbit_with_the_overflow(tmp_path):
+    """The default model's embedding is LUT-compressed: the compiled backend reads it in place, but
+    TFLM's DECODE writes the whole decoded table into its arena, far beyond 16 KB of RAM."""
+    result = textclf("export", "--model", MODEL, "--out", tmp_path / "lib", "--target", "microbit",
+                     "--backend", "tflm")
     assert result.returncode == 2
     error = result.stderr.strip()
-    assert re.fullmatch(r"error: the model does not fit microbit: it overflows flash by [\d,]+ bytes "
-                        r"\([\d,]+ of 262,144\)", error), error
+    assert re.fullmatch(r"error: the model does not fit microbit: it overflows RAM by [\d,]+ bytes "
+                        r"\([\d,]+ of 16,384\)", error), error
     assert not (tmp_path / "lib").exists()  # checked before anything is written
+
+
+def test_default_model_fits_the_microbit_and_one_byte_less_is_refused(tmp_path):
+    fit = export.prepare(request(tmp_path, target="microbit", verify=False)).fit
+    assert fit.fits and fit.measured_on == "cortex-m0"
+    assert fit.flash_bytes <= 256 * 1024 and fit.ram_bytes <= 16 * 1024
+    with pytest.raises(ToolchainError, match=r"^the model does not fit microbit: it overflows flash by 1 bytes"):
+        targets.require_fit(dataclasses.replace(fit, flash_budget=fit.flash_bytes - 1))
 
 
 def test_default_model_fits_the_nano33ble(tmp_path):

@@ -70,7 +70,7 @@ class StudentConfig:
     architecture: str = "cnn"  # one of ARCHITECTURES
     vocab_size: int = 7600
     sequence_length: int = 64
-    embedding_dim: int = 32
+    embedding_dim: int = 24  # the default model is the search's pick (README, "Budget search")
     hidden_dim: int = 64
     # Phase 1: the embedding table as a learned projection of the teacher's piece vectors.
     epochs: int = 10
@@ -85,8 +85,8 @@ class StudentConfig:
     # Phase 3 (when embedding_bits > 0): the embedding table clustered to 2^bits levels, per table
     # or per column ("per_tensor" / "per_channel"), fine-tuned with the levels tied, then stored in
     # TFLite Micro's LUT-compressed format (bits-bit indices + a value table).
-    embedding_bits: int = 0
-    embedding_lut: str = "per_tensor"
+    embedding_bits: int = 2
+    embedding_lut: str = "per_channel"
     cluster_epochs: int = 2
 
 

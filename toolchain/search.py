@@ -342,8 +342,10 @@ def write_report(config: BuildConfig, result: dict) -> list[Path]:
 
 
 def format_table(result: dict) -> str:
+    limit = result.get("max_instructions")
+    budget = f", at most {limit:,} instructions per sentence" if limit else ""
     lines = [f"Search for `{result['target']}`: flash budget {result['flash_budget'] or 0:,} B, RAM budget "
-             f"{result['ram_budget'] or 0:,} B; {len(result['candidates'])} candidates in "
+             f"{result['ram_budget'] or 0:,} B{budget}; {len(result['candidates'])} candidates in "
              f"{result['seconds'] / 60:.1f} min; best: **{result['best']}**.", "",
              "| candidate | flash (B) | RAM (B) | instructions / sentence | fits | INT8 accuracy (TFLM) | front |",
              "| --- | --- | --- | --- | --- | --- | --- |"]

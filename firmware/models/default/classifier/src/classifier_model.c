@@ -42,7 +42,7 @@ static const int8_t *output(const void *context)
 const textclf_model classifier_model = {
     .name = "default",
     .backend = "compiled",
-    .model_sha256 = "5df420d0b7335b9a40125ea418bd4983521e69511dc4ad776f13a90fbcd6de6f",
+    .model_sha256 = "99444b8757464f1d1735884277391cab99182483866a237ecd9caed10c0a9df7",
     .num_labels = CLASSIFIER_NUM_LABELS,
     .labels = labels,
     .sequence_length = CLASSIFIER_SEQUENCE_LENGTH,

@@ -26,9 +26,9 @@
 /* TFLite Micro arena: the minimum measured with the official interpreter (pip tflite-micro on a
  * 64-bit host, whose tensor structs are larger than on 32-bit MCUs) plus a 10%
  * margin for other TFLM versions, rounded up to 16 bytes. */
-#define CLASSIFIER_TFLM_ARENA_MEASURED_BYTES 11632
-#define CLASSIFIER_TFLM_ARENA_BYTES 12800
-#define CLASSIFIER_TFLM_OPS 7
+#define CLASSIFIER_TFLM_ARENA_MEASURED_BYTES 187840
+#define CLASSIFIER_TFLM_ARENA_BYTES 206624
+#define CLASSIFIER_TFLM_OPS 8
 
 #ifdef __cplusplus
 #if defined(ARDUINO)

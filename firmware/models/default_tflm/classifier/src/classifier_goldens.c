@@ -11,7 +11,7 @@ static const int32_t ids_0[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_0[CLASSIFIER_NUM_LABELS] = { -80, -31 };
+static const int8_t logits_0[CLASSIFIER_NUM_LABELS] = { -86, -13 };
 
 static const int32_t ids_1[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2100, 6613, 5982, 5711, 16, 4061, 16, 250, 3417, 6288, 6254, 4603, 92, 3284, 5746,
@@ -19,7 +19,7 @@ static const int32_t ids_1[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_1[CLASSIFIER_NUM_LABELS] = { -76, 0 };
+static const int8_t logits_1[CLASSIFIER_NUM_LABELS] = { -66, 39 };
 
 static const int32_t ids_2[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 3596, 625, 1055, 2312, 5886, 6330, 2208, 3015, 3656, 5661, 250, 433, 1939, 1806,
@@ -27,7 +27,7 @@ static const int32_t ids_2[CLASSIFIER_SEQUENCE_LENGTH] = {
     2751, 6032, 2402, 18, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_2[CLASSIFIER_NUM_LABELS] = { -78, -15 };
+static const int8_t logits_2[CLASSIFIER_NUM_LABELS] = { -72, 4 };
 
 static const int32_t ids_3[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 303, 5959, 6259, 16, 344, 2884, 38, 5640, 16, 566, 92, 4673, 5945, 16, 2916,
@@ -35,7 +35,7 @@ static const int32_t ids_3[CLASSIFIER_SEQUENCE_LENGTH] = {
     2888, 92, 4436, 6068, 250, 382, 6151, 4161, 3306, 1613, 3950, 18, 3, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_3[CLASSIFIER_NUM_LABELS] = { -77, -38 };
+static const int8_t logits_3[CLASSIFIER_NUM_LABELS] = { -101, -90 };
 
 static const int32_t ids_4[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 138, 2208, 2184, 6194, 917, 250, 2100, 92, 3965, 4524, 2753, 6062, 207, 2859, 2901,
@@ -43,7 +43,7 @@ static const int32_t ids_4[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_4[CLASSIFIER_NUM_LABELS] = { -77, -16 };
+static const int8_t logits_4[CLASSIFIER_NUM_LABELS] = { -93, 7 };
 
 static const int32_t ids_5[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 3842, 3602, 1090, 6029, 5890, 6511, 5903, 2859, 4161, 1613, 16, 221, 2376, 6237,
@@ -51,7 +51,7 @@ static const int32_t ids_5[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_5[CLASSIFIER_NUM_LABELS] = { -6, -87 };
+static const int8_t logits_5[CLASSIFIER_NUM_LABELS] = { 28, -63 };
 
 static const int32_t ids_6[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 92, 528, 16, 4587, 5790, 6194, 1027, 250, 2753, 6589, 5711, 6194, 3114, 6194, 948,
@@ -59,7 +59,7 @@ static const int32_t ids_6[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_6[CLASSIFIER_NUM_LABELS] = { -45, -98 };
+static const int8_t logits_6[CLASSIFIER_NUM_LABELS] = { -55, -87 };
 
 static const int32_t ids_7[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2881, 2859, 4193, 2257, 6320, 1618, 4160, 2364, 5692, 6446, 2923, 2763, 537, 5694, 6048,
@@ -67,7 +67,7 @@ static const int32_t ids_7[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_7[CLASSIFIER_NUM_LABELS] = { -48, 49 };
+static const int8_t logits_7[CLASSIFIER_NUM_LABELS] = { -83, 8 };
 
 static const int32_t ids_8[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 92, 3921, 250, 4029, 6644, 2448, 1890, 2033, 16, 170, 3578, 3868, 99, 2171, 5917,
@@ -75,7 +75,7 @@ static const int32_t ids_8[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_8[CLASSIFIER_NUM_LABELS] = { -10, -99 };
+static const int8_t logits_8[CLASSIFIER_NUM_LABELS] = { 39, -65 };
 
 static const int32_t ids_9[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 533, 1650, 250, 1090, 5657, 6644, 5854, 16, 2555, 3566, 6303, 5775, 5845, 11, 3525,
@@ -83,7 +83,7 @@ static const int32_t ids_9[CLASSIFIER_SEQUENCE_LENGTH] = {
     3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_9[CLASSIFIER_NUM_LABELS] = { -55, 27 };
+static const int8_t logits_9[CLASSIFIER_NUM_LABELS] = { -80, 16 };
 
 static const int32_t ids_10[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 2722, 2208, 429, 4231, 448, 250, 1378, 6446, 2881, 2100, 92, 3635, 2859, 1407,
@@ -91,7 +91,7 @@ static const int32_t ids_10[CLASSIFIER_SEQUENCE_LENGTH] = {
     6518, 5889, 3197, 18, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_10[CLASSIFIER_NUM_LABELS] = { -76, -7 };
+static const int8_t logits_10[CLASSIFIER_NUM_LABELS] = { -88, -8 };
 
 static const int32_t ids_11[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 3356, 5974, 11, 3525, 4309, 6381, 16, 232, 1241, 5889, 647, 217, 3830, 835, 122,
@@ -99,7 +99,7 @@ static const int32_t ids_11[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_11[CLASSIFIER_NUM_LABELS] = { -46, -108 };
+static const int8_t logits_11[CLASSIFIER_NUM_LABELS] = { -17, -93 };
 
 static const int32_t ids_12[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 2108, 1158, 6609, 1719, 1184, 1928, 979, 92, 1613, 4160, 2881, 647, 2011, 1124,
@@ -107,7 +107,7 @@ static const int32_t ids_12[CLASSIFIER_SEQUENCE_LENGTH] = {
     3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_12[CLASSIFIER_NUM_LABELS] = { -79, -79 };
+static const int8_t logits_12[CLASSIFIER_NUM_LABELS] = { -94, -92 };
 
 static const int32_t ids_13[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4557, 92, 2722, 333, 4667, 4231, 1582, 3840, 1682, 2629, 5794, 2226, 11, 3525, 3669,
@@ -115,7 +115,7 @@ static const int32_t ids_13[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_13[CLASSIFIER_NUM_LABELS] = { -71, -111 };
+static const int8_t logits_13[CLASSIFIER_NUM_LABELS] = { -76, -103 };
 
 static const int32_t ids_14[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2061, 11, 1032, 422, 1916, 3168, 4231, 4184, 2859, 92, 1613, 2706, 785, 6327, 6075,
@@ -123,7 +123,7 @@ static const int32_t ids_14[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_14[CLASSIFIER_NUM_LABELS] = { -10, -89 };
+static const int8_t logits_14[CLASSIFIER_NUM_LABELS] = { 6, -70 };
 
 static const int32_t ids_15[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 92, 3084, 3053, 2859, 1418, 5764, 6099, 1398, 18, 3, 0, 0, 0, 0, 0,
@@ -131,7 +131,7 @@ static const int32_t ids_15[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_15[CLASSIFIER_NUM_LABELS] = { -33, 90 };
+static const int8_t logits_15[CLASSIFIER_NUM_LABELS] = { -54, 52 };
 
 static const int32_t ids_16[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 99, 3566, 6014, 6041, 6496, 2208, 4373, 2881, 2859, 4161, 1626, 1618, 2859, 4161, 4658,
@@ -139,7 +139,7 @@ static const int32_t ids_16[CLASSIFIER_SEQUENCE_LENGTH] = {
     3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_16[CLASSIFIER_NUM_LABELS] = { -89, -47 };
+static const int8_t logits_16[CLASSIFIER_NUM_LABELS] = { -97, -36 };
 
 static const int32_t ids_17[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2821, 1444, 2100, 4188, 232, 843, 1418, 5764, 5670, 5845, 4626, 16, 617, 942, 6361,
@@ -147,7 +147,7 @@ static const int32_t ids_17[CLASSIFIER_SEQUENCE_LENGTH] = {
     2214, 2744, 422, 2100, 4161, 1772, 5901, 18, 3, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_17[CLASSIFIER_NUM_LABELS] = { -91, -48 };
+static const int8_t logits_17[CLASSIFIER_NUM_LABELS] = { -94, -41 };
 
 static const int32_t ids_18[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 2722, 16, 1180, 625, 2629, 5794, 2225, 16, 2377, 2806, 785, 6038, 4356, 6545,
@@ -155,7 +155,7 @@ static const int32_t ids_18[CLASSIFIER_SEQUENCE_LENGTH] = {
     3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_18[CLASSIFIER_NUM_LABELS] = { -40, -104 };
+static const int8_t logits_18[CLASSIFIER_NUM_LABELS] = { 9, -71 };
 
 static const int32_t ids_19[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 814, 6640, 2208, 1556, 2706, 881, 4603, 172, 5983, 5685, 5828, 6661, 2512, 16, 2821,
@@ -163,7 +163,7 @@ static const int32_t ids_19[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_19[CLASSIFIER_NUM_LABELS] = { -48, -99 };
+static const int8_t logits_19[CLASSIFIER_NUM_LABELS] = { -52, -101 };
 
 static const int32_t ids_20[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2761, 16, 4351, 16, 3107, 250, 1062, 6372, 16, 1433, 2069, 4667, 1931, 785, 6326,
@@ -171,7 +171,7 @@ static const int32_t ids_20[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_20[CLASSIFIER_NUM_LABELS] = { -31, -104 };
+static const int8_t logits_20[CLASSIFIER_NUM_LABELS] = { 2, -67 };
 
 static const int32_t ids_21[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 3807, 4668, 16, 3807, 3793, 16, 4020, 4096, 16, 4020, 92, 4598, 14, 14, 14,
@@ -179,7 +179,7 @@ static const int32_t ids_21[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_21[CLASSIFIER_NUM_LABELS] = { -51, 51 };
+static const int8_t logits_21[CLASSIFIER_NUM_LABELS] = { -70, 43 };
 
 static const int32_t ids_22[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 3960, 1245, 6050, 6541, 3807, 2100, 5914, 6304, 5745, 2183, 785, 6038, 6446, 99,
@@ -187,7 +187,7 @@ static const int32_t ids_22[CLASSIFIER_SEQUENCE_LENGTH] = {
     11, 4083, 1961, 617, 434, 2706, 1189, 327, 1292, 2923, 6637, 6318, 6496, 2793, 3647, 3063,
     6267, 6446, 2879, 18, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_22[CLASSIFIER_NUM_LABELS] = { -61, -104 };
+static const int8_t logits_22[CLASSIFIER_NUM_LABELS] = { -61, -92 };
 
 static const int32_t ids_23[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 1613, 11, 3525, 4356, 5988, 6582, 6413, 5854, 2937, 2208, 133, 2881, 2859, 2218,
@@ -195,7 +195,7 @@ static const int32_t ids_23[CLASSIFIER_SEQUENCE_LENGTH] = {
     171, 250, 877, 5796, 6558, 4603, 4161, 998, 788, 2859, 92, 1542, 1057, 18, 3, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_23[CLASSIFIER_NUM_LABELS] = { -93, -80 };
+static const int8_t logits_23[CLASSIFIER_NUM_LABELS] = { -85, -8 };
 
 static const int32_t ids_24[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 18, 18, 18, 4247, 877, 6539, 6603, 4231, 422, 327, 2765, 6194, 733, 327, 2214,
@@ -203,7 +203,7 @@ static const int32_t ids_24[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_24[CLASSIFIER_NUM_LABELS] = { -76, -95 };
+static const int8_t logits_24[CLASSIFIER_NUM_LABELS] = { -65, -75 };
 
 static const int32_t ids_25[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 726, 16, 683, 2100, 2085, 6312, 6031, 877, 6539, 6603, 3760, 16, 307, 4257,
@@ -211,7 +211,7 @@ static const int32_t ids_25[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_25[CLASSIFIER_NUM_LABELS] = { -70, -111 };
+static const int8_t logits_25[CLASSIFIER_NUM_LABELS] = { -7, -82 };
 
 static const int32_t ids_26[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2208, 4175, 1391, 2567, 4231, 2622, 92, 1222, 2879, 4161, 2531, 2859, 4575, 5798, 11,
@@ -219,7 +219,7 @@ static const int32_t ids_26[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_26[CLASSIFIER_NUM_LABELS] = { -96, -110 };
+static const int8_t logits_26[CLASSIFIER_NUM_LABELS] = { -84, -94 };
 
 static const int32_t ids_27[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 92, 3157, 16, 2540, 6378, 6144, 3946, 5889, 18, 4161, 3960, 2982, 4220, 4394, 2214,
@@ -227,7 +227,7 @@ static const int32_t ids_27[CLASSIFIER_SEQUENCE_LENGTH] = {
     3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_27[CLASSIFIER_NUM_LABELS] = { -15, -87 };
+static const int8_t logits_27[CLASSIFIER_NUM_LABELS] = { 3, -75 };
 
 static const int32_t ids_28[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 246, 4356, 5729, 6164, 6597, 5745, 3998, 1613, 16, 4194, 2853, 1740, 1391, 4231, 2528,
@@ -235,7 +235,7 @@ static const int32_t ids_28[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_28[CLASSIFIER_NUM_LABELS] = { -46, -91 };
+static const int8_t logits_28[CLASSIFIER_NUM_LABELS] = { -67, -70 };
 
 static const int32_t ids_29[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 2884, 4346, 2859, 2452, 4188, 1814, 839, 1248, 3420, 307, 2882, 2100, 1696, 6032,
@@ -243,7 +243,7 @@ static const int32_t ids_29[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_29[CLASSIFIER_NUM_LABELS] = { -48, -87 };
+static const int8_t logits_29[CLASSIFIER_NUM_LABELS] = { -54, -99 };
 
 static const int32_t ids_30[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 1545, 6018, 6446, 3055, 4397, 16, 4365, 6213, 6249, 4161, 2722, 11, 3525, 3319, 250,
@@ -251,7 +251,7 @@ static const int32_t ids_30[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_30[CLASSIFIER_NUM_LABELS] = { -36, -87 };
+static const int8_t logits_30[CLASSIFIER_NUM_LABELS] = { -40, -88 };
 
 static const int32_t ids_31[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 1613, 459, 6446, 1849, 6194, 1728, 92, 2393, 2540, 5760, 4241, 4157, 2218, 3154,
@@ -259,7 +259,7 @@ static const int32_t ids_31[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_31[CLASSIFIER_NUM_LABELS] = { -93, -76 };
+static const int8_t logits_31[CLASSIFIER_NUM_LABELS] = { -83, -79 };
 
 static const int32_t ids_32[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 2682, 1058, 726, 307, 2832, 2771, 327, 4476, 327, 4161, 34, 6517, 704, 2882,
@@ -267,7 +267,7 @@ static const int32_t ids_32[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_32[CLASSIFIER_NUM_LABELS] = { -45, -92 };
+static const int8_t logits_32[CLASSIFIER_NUM_LABELS] = { -72, -101 };
 
 static const int32_t ids_33[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 1815, 1682, 2320, 3539, 6149, 11, 3525, 3016, 16, 250, 2528, 1218, 327, 464, 4667,
@@ -275,7 +275,7 @@ static const int32_t ids_33[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_33[CLASSIFIER_NUM_LABELS] = { -81, -31 };
+static const int8_t logits_33[CLASSIFIER_NUM_LABELS] = { -82, -32 };
 
 static const int32_t ids_34[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4161, 959, 425, 1928, 2806, 3576, 4160, 4581, 4402, 2901, 1703, 6054, 5988, 6511, 4668,
@@ -283,7 +283,7 @@ static const int32_t ids_34[CLASSIFIER_SEQUENCE_LENGTH] = {
     2901, 1395, 4167, 16, 1333, 18, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_34[CLASSIFIER_NUM_LABELS] = { -34, -93 };
+static const int8_t logits_34[CLASSIFIER_NUM_LABELS] = { 34, -58 };
 
 static const int32_t ids_35[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 327, 3157, 327, 4161, 2916, 5800, 5845, 2859, 92, 1752, 6183, 5729, 6540, 6543, 6440,
@@ -291,7 +291,7 @@ static const int32_t ids_35[CLASSIFIER_SEQUENCE_LENGTH] = {
     4157, 4667, 11, 1032, 1480, 1728, 4161, 1882, 2100, 92, 1258, 1780, 16, 250, 92, 3023,
     2493, 1682, 1443, 2194, 18, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_35[CLASSIFIER_NUM_LABELS] = { -50, -110 };
+static const int8_t logits_35[CLASSIFIER_NUM_LABELS] = { 5, -72 };
 
 static const int32_t ids_36[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4175, 11, 3525, 2821, 92, 3746, 2264, 2100, 4670, 3604, 2685, 250, 451, 2214, 2901,
@@ -299,7 +299,7 @@ static const int32_t ids_36[CLASSIFIER_SEQUENCE_LENGTH] = {
     18, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_36[CLASSIFIER_NUM_LABELS] = { -68, -107 };
+static const int8_t logits_36[CLASSIFIER_NUM_LABELS] = { -40, -90 };
 
 static const int32_t ids_37[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 2731, 988, 2744, 422, 1805, 4231, 4161, 4521, 642, 2892, 6525, 4116, 2859, 1233, 2300,
@@ -307,7 +307,7 @@ static const int32_t ids_37[CLASSIFIER_SEQUENCE_LENGTH] = {
     3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_37[CLASSIFIER_NUM_LABELS] = { -66, 4 };
+static const int8_t logits_37[CLASSIFIER_NUM_LABELS] = { -93, -26 };
 
 static const int32_t ids_38[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 1440, 4472, 2250, 2208, 2642, 5854, 16, 1440, 3660, 4397, 2850, 250, 2390, 6644, 16,
@@ -315,7 +315,7 @@ static const int32_t ids_38[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_38[CLASSIFIER_NUM_LABELS] = { 20, -77 };
+static const int8_t logits_38[CLASSIFIER_NUM_LABELS] = { 54, -49 };
 
 static const int32_t ids_39[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4188, 4636, 422, 11, 2228, 519, 1682, 4161, 1514, 1777, 11, 3047, 2208, 2881, 470,
@@ -323,7 +323,7 @@ static const int32_t ids_39[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_39[CLASSIFIER_NUM_LABELS] = { -29, -88 };
+static const int8_t logits_39[CLASSIFIER_NUM_LABELS] = { -21, -94 };
 
 static const int32_t ids_40[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -331,7 +331,7 @@ static const int32_t ids_40[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_40[CLASSIFIER_NUM_LABELS] = { -102, -107 };
+static const int8_t logits_40[CLASSIFIER_NUM_LABELS] = { -88, -83 };
 
 static const int32_t ids_41[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 5, 5, 5, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -339,7 +339,7 @@ static const int32_t ids_41[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_41[CLASSIFIER_NUM_LABELS] = { -96, -80 };
+static const int8_t logits_41[CLASSIFIER_NUM_LABELS] = { -78, -38 };
 
 static const int32_t ids_42[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 92, 4263, 1062, 1683, 79, 2724, 16, 1747, 250, 3530, 18, 3, 0, 0, 0,
@@ -347,7 +347,7 @@ static const int32_t ids_42[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_42[CLASSIFIER_NUM_LABELS] = { -75, -10 };
+static const int8_t logits_42[CLASSIFIER_NUM_LABELS] = { -84, 7 };
 
 static const int32_t ids_43[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 696, 1613, 1426, 5675, 6496, 4268, 5901, 1364, 6257, 6644, 5911, 6640, 5149, 2753, 6110,
@@ -355,7 +355,7 @@ static const int32_t ids_43[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_43[CLASSIFIER_NUM_LABELS] = { -96, -72 };
+static const int8_t logits_43[CLASSIFIER_NUM_LABELS] = { -92, -52 };
 
 static const int32_t ids_44[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 5499, 5375, 5291, 1, 1, 2208, 1849, 1, 3, 0, 0, 0, 0, 0, 0,
@@ -363,7 +363,7 @@ static const int32_t ids_44[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_44[CLASSIFIER_NUM_LABELS] = { -92, -57 };
+static const int8_t logits_44[CLASSIFIER_NUM_LABELS] = { -102, -25 };
 
 static const int32_t ids_45[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 1, 5610, 1, 4155, 250, 5604, 6236, 2405, 5950, 5704, 6585, 6446, 3, 0, 0,
@@ -371,7 +371,7 @@ static const int32_t ids_45[CLASSIFIER_SEQUENCE_LENGTH] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-static const int8_t logits_45[CLASSIFIER_NUM_LABELS] = { -104, -93 };
+static const int8_t logits_45[CLASSIFIER_NUM_LABELS] = { -104, -80 };
 
 static const int32_t ids_46[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 4356, 5729, 6164, 6597, 5745, 17, 2923, 6637, 6318, 6496, 16, 2923, 17, 2464, 16,
@@ -379,7 +379,7 @@ static const int32_t ids_46[CLASSIFIER_SEQUENCE_LENGTH] = {
     2923, 17, 2464, 16, 3625, 17, 2111, 6566, 5959, 6574, 5729, 6164, 6597, 5745, 17, 2923,
     6637, 6318, 6496, 16, 2923, 17, 2464, 16, 3625, 17, 2111, 6566, 5959, 3, 0, 0
 };
-static const int8_t logits_46[CLASSIFIER_NUM_LABELS] = { -12, -93 };
+static const int8_t logits_46[CLASSIFIER_NUM_LABELS] = { 111, 3 };
 
 static const int32_t ids_47[CLASSIFIER_SEQUENCE_LENGTH] = {
     2, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92,
@@ -387,7 +387,7 @@ static const int32_t ids_47[CLASSIFIER_SEQUENCE_LENGTH] = {
     92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92,
     92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 3
 };
-static const int8_t logits_47[CLASSIFIER_NUM_LABELS] = { -115, -124 };
+static const int8_t logits_47[CLASSIFIER_NUM_LABELS] = { -59, -85 };
 
 const textclf_golden classifier_goldens[CLASSIFIER_GOLDEN_COUNT] = {
     { "By the end of the movie, you're definitely convinced that these women are spectacular.", 86u, ids_0, logits_0, 1 },
@@ -402,7 +402,7 @@ const textclf_golden classifier_goldens[CLASSIFIER_GOLDEN_COUNT] = {
     { "Both flawed and delayed, Martin Scorcese's Gangs of New York still emerges as his most vital work since GoodFellas.", 115u, ids_9, logits_9, 1 },
     { "The movie is beautiful to behold and engages one in a sense of epic struggle    inner and outer    that's all too rare in Hollywood's hastier productions.", 154u, ids_10, logits_10, 1 },
     { "Reggio's trippy, ambitious downer can also sometimes come across like nothing more than a glorified Nike ad.", 108u, ids_11, logits_11, 0 },
-    { "The increasingly diverse French director has created a film that one can honestly describe as looking, sounding and simply feeling like no other film in recent history.", 168u, ids_12, logits_12, 0 },
+    { "The increasingly diverse French director has created a film that one can honestly describe as looking, sounding and simply feeling like no other film in recent history.", 168u, ids_12, logits_12, 1 },
     { "When a movie asks you to feel sorry for Mick Jagger's sex life, it already has one strike against it.", 101u, ids_13, logits_13, 0 },
     { "I'd be hard pressed to think of a film more cloyingly sappy than Evelyn this year.", 82u, ids_14, logits_14, 0 },
     { "A pleasant piece of escapist entertainment.", 43u, ids_15, logits_15, 1 },
@@ -430,7 +430,7 @@ const textclf_golden classifier_goldens[CLASSIFIER_GOLDEN_COUNT] = {
     { "Much credit must be given to the water camera operating team of Don King, Sonny Miller, and Michael Stewart. Their work is fantastic.", 133u, ids_37, logits_37, 1 },
     { "Every visual joke is milked, every set up obvious and lengthy, every punchline predictable. There's no energy.", 110u, ids_38, logits_38, 0 },
     { "This would be 'James Bond for the Extreme Generation' pic is one big, dumb action movie. Stress 'dumb.'", 103u, ids_39, logits_39, 0 },
-    { "", 0u, ids_40, logits_40, 0 },
+    { "", 0u, ids_40, logits_40, 1 },
     { "!!!", 3u, ids_41, logits_41, 1 },
     { "A tour de force: moving, funny and sad.", 39u, ids_42, logits_42, 1 },
     { "Ce film \303\251tait tr\303\250s ennuyeux\342\200\246 na\303\257ve, d\303\251j\303\240 vu.", 51u, ids_43, logits_43, 1 },
