@@ -16,8 +16,8 @@ build: setup
 	$(TEXTCLF) build
 	$(MAKE) firmware
 
-# The firmware is the first user of the exported libraries: the default model for every env, on
-# both backends, and the micro:bit model for the Cortex-M0 envs.
+# The firmware is the first user of the exported libraries: the default model for every env (it
+# fits the micro:bit's 256 KB flash and 16 KB RAM too), on both backends.
 firmware: setup
 	$(TEXTCLF) export --model models/default --prefix classifier --out firmware/models/default --runtime-out firmware/lib
 	$(TEXTCLF) export --model models/default --prefix classifier --out firmware/models/default_tflm --runtime-out firmware/lib --backend tflm

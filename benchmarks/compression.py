@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/compression.py [--bits 2 3 4] [--core cortex-m4] [--test-split FILE]
 
-For each index width b, the embedding table alone is clustered to 2^b values with one table for
-the whole tensor (the zero point, which the [PAD] row holds, kept as a level) and compressed with
+For each index width b, the embedding table alone is clustered to 2^b values per value table (one
+table for the whole tensor, or one per column where the model ships its embedding that way; the
+zero point, which the [PAD] row holds, kept as a level) and compressed with
 TFLite Micro's compressor (toolchain.compression.compress_model); the graph compiler compiles the
 result, reading the table in place. Printed for the uncompressed model and each b:
 - the .tflite size, the compiled backend's weight bytes (constants as emitted) and arena bytes;
@@ -105,7 +106,11 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=MODEL, help="model directory (default: models/default)")
     args = parser.parse_args()
     plain_bytes = (args.model / "student_int8.tflite").read_bytes()
-    shipped_compressed = bool(compression.read(flatbuffer.parse_model(plain_bytes)))
+    shipped = compression.read(flatbuffer.parse_model(plain_bytes))
+    shipped_compressed = bool(shipped)
+    # Value tables as the model ships them (one per embedding column for a per-channel model);
+    # one table for the whole tensor for a model shipped plain.
+    axis = shipped[0].channel_axis if shipped else None
     if shipped_compressed:
         # A model trained and shipped compressed: the study starts from the plain INT8 model it stands for.
         plain_bytes = compression.decompress_model(plain_bytes)
@@ -118,7 +123,7 @@ def main() -> int:
     golden_ids = np.array([g["ids"] for g in goldens["vectors"]])
 
     variants = [("uncompressed", None, plain_bytes)]
-    variants += [(f"b={b}", b, compression.compress_model(plain_bytes, [compression.TensorSpec(table, b)]))
+    variants += [(f"b={b}", b, compression.compress_model(plain_bytes, [compression.TensorSpec(table, b, axis)]))
                  for b in args.bits]
     rows = []
     baseline_labels = None
@@ -148,7 +153,8 @@ def main() -> int:
             })
     base = rows[0]
     form = " (its plain INT8 form)" if shipped_compressed else ""
-    print(f"{args.model.name} model{form}, embedding {plain.constant(table).shape} compressed alone, one value table, zero "
+    tables = "one value table" if axis is None else f"one value table per slice along axis {axis}"
+    print(f"{args.model.name} model{form}, embedding {plain.constant(table).shape} compressed alone, {tables}, zero "
           f"point kept; texts: {source} ({len(texts)}); instructions on {args.core} over "
           f"{len(golden_ids)} golden sentences (tokenizer included)")
     header = (f"{'':<13}{'.tflite B':>10}{'embedding B':>13}{'weights B':>11}{'arena B':>9}{'TFLM arena':>12}"
@@ -161,6 +167,7 @@ def main() -> int:
               f"{row['labels_equal_uncompressed']:>10.2%}{row['instructions_mean']:>12,.0f}"
               f"{row['instructions_mean'] - base['instructions_mean']:>+10,.0f}{row['instructions_max']:>11,}")
     write_results("compression", {"model": args.model.resolve().name, "clustered_in_training": shipped_compressed,
+                                  "table_axis": axis,
                                   "core": args.core, "texts": source, "text_count": len(texts),
                                   "golden_count": len(golden_ids), "rows": rows})
     return 0

@@ -72,6 +72,7 @@ def _validation_row(env: str, label: str) -> str:
 def figures_table() -> str:
     metrics = json.loads((MODEL / "metrics.json").read_text())
     accuracy, sizes, verify = metrics["accuracy_test"], metrics["sizes_bytes"], metrics["verify"]
+    compressed = "int8_uncompressed" in sizes  # shipped LUT-compressed
     classification = verify.get("classification_tflm")
     lines = ["| what | measured |", "| --- | --- |",
              f"| teacher accuracy (test) | {100 * accuracy['teacher']:.2f}% |",
@@ -80,7 +81,8 @@ def figures_table() -> str:
              f"{100 * accuracy['float_student']:.2f}%)"
              + (f"; macro-F1 {100 * classification['macro_f1']:.2f}%" if classification else "") + " |",
              f"| INT8 `.tflite` | {sizes['int8']:,} B |",
-             f"| TFLite Micro arena (measured minimum) | {verify['arena_bytes']:,} B |"]
+             f"| TFLite Micro arena (measured minimum) | {verify['arena_bytes']:,} B"
+             + (" (its DECODE operator writes the decoded embedding there)" if compressed else "") + " |"]
     footprint = read_results("firmware_footprint")
     lines.append("| `qemu_m4` firmware (`benchmarks/firmware_footprint.py`) | " + (
         f"flash {footprint['flash_bytes']:,} B (weights {footprint['flash_split']['weights']:,}, vocabulary + "
@@ -88,11 +90,12 @@ def figures_table() -> str:
         f"static tensor arena {footprint['arena_bytes']:,} B |" if footprint else f"{NOT_MEASURED} |"))
     lines.append(_validation_row("qemu_m4", "on Cortex-M4 in QEMU (`benchmarks/validate_targets.py`)"))
     lines.append(_validation_row("qemu_rv32", "on rv32imc in QEMU"))
-    lines.append(_validation_row("qemu_m0", "micro:bit model on Cortex-M0 in QEMU"))
+    lines.append(_validation_row("qemu_m0", "on Cortex-M0 (micro:bit) in QEMU"))
     speed = read_results("host_speed")
     lines.append("| host: compiled backend vs TFLM interpreter (`benchmarks/host_speed.py`) | " + (
         f"{speed['compiled_invoke_us']} µs vs {speed['tflm_invoke_us']} µs per invoke = {speed['speedup']}×; "
-        f"working memory {speed['compiled_arena_bytes']:,} B vs {speed['tflm_arena_bytes']:,} B |" if speed
+        f"working memory {speed['compiled_arena_bytes']:,} B vs {speed['tflm_arena_bytes']:,} B"
+        + ("; TFLM decodes the LUT-compressed embedding at every invoke" if compressed else "") + " |" if speed
         else f"{NOT_MEASURED} |"))
     fuzz = read_results("fuzz")
     lines.append("| fuzzing, libFuzzer with ASan + UBSan (`benchmarks/fuzz_classifier.py`) | " + (
@@ -123,8 +126,9 @@ def compression_table() -> str:
         return NOT_MEASURED
     trained = (" (trained with its embedding clustered; the rows start from the plain INT8 model it stands for)"
                if result.get("clustered_in_training") else "")
-    lines = [f"Model `{result.get('model', 'default')}`{trained}: its embedding alone clustered after training, one "
-             "table for the whole tensor "
+    tables = "one table for the whole tensor" if result.get("table_axis") is None else "one table per column"
+    lines = [f"Model `{result.get('model', 'default')}`{trained}: its embedding alone clustered after training, "
+             f"{tables} "
              f"(`benchmarks/compression.py`; TFLite Micro on {result['text_count']:,} test sentences; "
              f"instructions per golden sentence on {result['core']}, every golden checked against TFLM):", "",
              "| embedding | `.tflite` | weights in flash | arena (compiled) | TFLM arena | accuracy (TFLM) "
