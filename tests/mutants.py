@@ -900,19 +900,6 @@ class TflmRunner:
         return verdict
 
 
-def _tflm_attempt(model: bytes, cases: list[list[np.ndarray]], arena: int, count: int) -> list[list[np.ndarray]]:
-    from tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_bytes(model, arena_size=arena)
-    results = []
-    for inputs in cases:
-        for position, value in enumerate(inputs):
-            interpreter.set_input(value, position)
-        interpreter.invoke()
-        results.append([np.array(interpreter.get_output(i)) for i in range(count)])
-    return results
-
-
 def _tflm_child(conn) -> None:
     from toolchain import tflm
 
@@ -924,7 +911,7 @@ def _tflm_child(conn) -> None:
             return
         model, cases, arena, count = task
         while True:
-            result, messages = tflm._capture_stderr(lambda: _tflm_attempt(model, cases, arena, count))  # noqa: B023
+            result, messages = tflm._capture_stderr(lambda: tflm.invoke_each(model, cases, count, arena))  # noqa: B023
             if not isinstance(result, Exception):
                 conn.send(("ok", result))
                 break

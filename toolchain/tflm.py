@@ -80,22 +80,26 @@ def _probe_in_worker(model_bytes: bytes, arena_size: int, inputs: list[InputSpec
     return True, messages.strip()
 
 
+def invoke_each(model_bytes: bytes, cases: list[list[np.ndarray]], outputs: int, arena_size: int):
+    """Every input set through one TFLM interpreter, in this process: the outputs per set. TFLM
+    reports what it rejects on stderr and raises; callers capture both (a damaged model can also
+    crash the process: run it in a child)."""
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
+    results = []
+    for inputs in cases:
+        for index, value in enumerate(inputs):
+            interpreter.set_input(value, index)
+        interpreter.invoke()
+        results.append([np.array(interpreter.get_output(i)) for i in range(outputs)])
+    return results
+
+
 def _run_in_worker(model_bytes: bytes, cases: list[list[np.ndarray]], outputs: int, arena_size: int):
     """Runs every input set through one interpreter; returns (True, outputs per set) or (False, TFLM's
     messages)."""
-    from tflite_micro import runtime
-
-    def attempt():
-        interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
-        results = []
-        for inputs in cases:
-            for index, value in enumerate(inputs):
-                interpreter.set_input(value, index)
-            interpreter.invoke()
-            results.append([np.array(interpreter.get_output(i)) for i in range(outputs)])
-        return results
-
-    result, messages = _capture_stderr(attempt)
+    result, messages = _capture_stderr(lambda: invoke_each(model_bytes, cases, outputs, arena_size))
     if isinstance(result, Exception):
         return False, (messages.strip() + "\n" + str(result)).strip()
     return True, result
