@@ -111,8 +111,8 @@ def figures_table() -> str:
     return "\n".join(lines)
 
 
-def search_table() -> str:
-    result = read_results("search_default")
+def search_table(name: str) -> str:
+    result = read_results(f"search_{name}")
     if not result:
         return NOT_MEASURED
     from toolchain.search import format_table
@@ -141,7 +141,8 @@ def compression_table() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"targets": targets_table, "fit": fit_table, "figures": figures_table, "search": search_table,
+SECTIONS = {"targets": targets_table, "fit": fit_table, "figures": figures_table,
+            "search": lambda: search_table("default"), "search-microbit": lambda: search_table("microbit"),
             "compression": compression_table}
 
 
