@@ -70,7 +70,7 @@ class StudentConfig:
     architecture: str = "cnn"  # one of ARCHITECTURES
     vocab_size: int = 7600
     sequence_length: int = 64
-    embedding_dim: int = 24  # the default model is the search's pick (README, "Budget search")
+    embedding_dim: int = 24  # the default model is the search's pick (README: "Students: the search that chose the default")
     hidden_dim: int = 64
     # Phase 1: the embedding table as a learned projection of the teacher's piece vectors.
     epochs: int = 10
