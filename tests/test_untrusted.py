@@ -26,17 +26,35 @@ import numpy as np
 import pytest
 from conftest import CACHE, ROOT
 
-from toolchain import atomic, cbuild, cli, flatbuffer
+from toolchain import atomic, cbuild, cli, compression, flatbuffer
 from toolchain.emit.graph_compiler import compile_graph
 from toolchain.errors import ToolchainError
 from toolchain.flatbuffer import schema
 
 DEFAULT = ROOT / "models" / "default"
-MODEL_FILES = ("student_int8.tflite", "vocab.txt", "tokenizer.json", "goldens.json", "metrics.json")
-# The default model's operators (see models/default: GATHER, RESHAPE, CONV_2D, RESHAPE, REDUCE_MAX,
-# MEAN, CONCATENATION, FULLY_CONNECTED x2) and tensors it is edited through.
-GATHER, RESHAPE, CONV, REDUCE_MAX, CONCAT, FC, FC_LOGITS = 0, 1, 2, 4, 6, 7, 8
-CONV_INPUT, CONV_WEIGHTS, CONV_OUTPUT, FC_HIDDEN_OUTPUT, LOGITS = 12, 9, 13, 18, 19
+MODEL_FILES = ("vocab.txt", "tokenizer.json", "goldens.json", "metrics.json")
+# The default model in its plain INT8 form (it ships its embedding LUT-compressed; damaged LUTs are
+# tests/test_compressed.py's): the same logits, one operator per layer, no DECODE in front.
+PLAIN_MODEL = compression.decompress_model((DEFAULT / "student_int8.tflite").read_bytes())
+
+
+def _layout(model_bytes: bytes) -> tuple[dict[str, list[int]], list]:
+    model = flatbuffer.parse_model(model_bytes)
+    indices: dict[str, list[int]] = {}
+    for index, op in enumerate(model.subgraph.operators):
+        indices.setdefault(flatbuffer.op_name(model.model, op), []).append(index)
+    return indices, list(model.subgraph.operators)
+
+
+# The operators (GATHER, RESHAPE, CONV_2D, RESHAPE, REDUCE_MAX, MEAN, CONCATENATION,
+# FULLY_CONNECTED x2) and tensors the tests edit the model through, found in the model.
+_OPS, _OPERATORS = _layout(PLAIN_MODEL)
+GATHER, RESHAPE, CONV, REDUCE_MAX, CONCAT = (_OPS[name][0] for name in
+                                             ("GATHER", "RESHAPE", "CONV_2D", "REDUCE_MAX", "CONCATENATION"))
+FC, FC_LOGITS = _OPS["FULLY_CONNECTED"]
+CONV_INPUT, CONV_WEIGHTS = (int(i) for i in _OPERATORS[CONV].inputs[:2])
+CONV_OUTPUT = int(_OPERATORS[CONV].outputs[0])
+FC_HIDDEN_OUTPUT, LOGITS = int(_OPERATORS[FC].outputs[0]), int(_OPERATORS[FC_LOGITS].outputs[0])
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -66,6 +84,7 @@ def model_dir(tmp_path: Path, name: str = "m") -> Path:
     folder.mkdir(parents=True)
     for file in MODEL_FILES:
         shutil.copy(DEFAULT / file, folder / file)
+    (folder / "student_int8.tflite").write_bytes(PLAIN_MODEL)
     return folder
 
 
@@ -155,7 +174,7 @@ def test_1_reshape_writing_its_own_input_is_refused_not_a_hang(tmp_path):
                                 text=True, timeout=300)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-        assert "writes tensor 11" in result.stderr
+        assert f"writes tensor {int(_OPERATORS[RESHAPE].inputs[0])}" in result.stderr
     with pytest.raises(ToolchainError, match="already written"):
         compile_graph(flatbuffer.read_model(path))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +66,8 @@ class ModelDir:
 
     @property
     def tflm_arena(self) -> int:
-        return math.ceil(self.arena_measured * (100 + TFLM_ARENA_MARGIN_PERCENT) / 100 / 16) * 16
+        # The measured minimum plus the margin, rounded up to 16 bytes, in integers (no float rounding).
+        return -(-self.arena_measured * (100 + TFLM_ARENA_MARGIN_PERCENT) // (100 * 16)) * 16
 
 
 @dataclass(frozen=True)
