@@ -143,6 +143,7 @@ def compression_table() -> str:
 
 SECTIONS = {"targets": targets_table, "fit": fit_table, "figures": figures_table,
             "search": lambda: search_table("default"), "search-microbit": lambda: search_table("microbit"),
+            "search-stretch": lambda: search_table("stretch"),
             "compression": compression_table}
 
 
