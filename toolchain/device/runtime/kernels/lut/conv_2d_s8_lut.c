@@ -13,49 +13,13 @@
 #include <string.h>
 
 #include "../../textclf_kernels.h"
+#include "../internal/conv_window.h"
 #include "../internal/dot_product.h"
 #include "../internal/lut.h"
 #include "../internal/requantize.h"
 
 #define BLOCK_BYTES 384
 #define TILE 128
-
-/* Whether `count` bytes all equal `value`, compared a word at a time. */
-static int bytes_all_equal(const int8_t *bytes, int32_t count, int8_t value)
-{
-    const uint32_t pattern = (uint32_t)(uint8_t)value * 0x01010101u;
-    int32_t i = 0;
-    for (; i + 4 <= count; i += 4) {
-        uint32_t word;
-        memcpy(&word, bytes + i, sizeof word);
-        if (word != pattern) return 0;
-    }
-    for (; i < count; ++i) {
-        if (bytes[i] != value) return 0;
-    }
-    return 1;
-}
-
-/* Whether every in-bounds input pixel under the window at (in_y0, in_x0) is all zero points. */
-static int window_is_zero_point(const tc_conv_2d_params *p, const int8_t *image, int32_t in_y0,
-                                int32_t in_x0)
-{
-    const int8_t zero_point = (int8_t)(-p->input_offset);
-    int32_t fy, fx;
-    for (fy = 0; fy < p->filter_height; ++fy) {
-        const int32_t in_y = in_y0 + p->dilation_height * fy;
-        if (in_y < 0 || in_y >= p->input_height) continue;
-        for (fx = 0; fx < p->filter_width; ++fx) {
-            const int32_t in_x = in_x0 + p->dilation_width * fx;
-            if (in_x < 0 || in_x >= p->input_width) continue;
-            if (!bytes_all_equal(image + ((size_t)in_y * p->input_width + in_x) * p->input_depth,
-                                 p->input_depth, zero_point)) {
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
 
 /* With one group and no x-dilation, the in-bounds taps of a filter row read one stretch of the
  * input: [first_x, end_x) of the row's taps. */
@@ -144,8 +108,8 @@ static void conv_by_block(const tc_conv_2d_params *p, const tc_lut_params *filte
             for (t = 0; t < tile_size; ++t) {
                 const int32_t out_y = (tile + t) / p->output_width;
                 const int32_t out_x = (tile + t) % p->output_width;
-                if (window_is_zero_point(p, image, out_y * p->stride_height - p->pad_height,
-                                         out_x * p->stride_width - p->pad_width)) {
+                if (tc_conv_window_is_zero_point(p, image, out_y * p->stride_height - p->pad_height,
+                                                 out_x * p->stride_width - p->pad_width)) {
                     zero_window[t / 32] |= 1u << (t % 32);
                 }
             }
@@ -227,7 +191,7 @@ static void conv_by_window(const tc_conv_2d_params *p, const tc_lut_params *filt
             const int32_t in_y0 = out_y * p->stride_height - p->pad_height;
             for (out_x = 0; out_x < p->output_width; ++out_x) {
                 const int32_t in_x0 = out_x * p->stride_width - p->pad_width;
-                const int zero = window_is_zero_point(p, image, in_y0, in_x0);
+                const int zero = tc_conv_window_is_zero_point(p, image, in_y0, in_x0);
                 for (channel = 0; channel < p->output_depth; ++channel) {
                     int32_t acc =
                         zero ? 0 : accumulate_window(p, filter, image, channel, in_y0, in_x0);

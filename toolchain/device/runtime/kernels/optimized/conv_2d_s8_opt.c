@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../textclf_kernels.h"
+#include "../internal/conv_window.h"
 #include "../internal/dot_product.h"
 #include "../internal/requantize.h"
 
@@ -34,36 +35,6 @@ static const int8_t *tap_pixel(const tc_conv_2d_params *p, const int8_t *image, 
         return NULL;
     }
     return image + ((size_t)in_y * p->input_width + in_x) * p->input_depth;
-}
-
-/* Whether `count` bytes all equal `value`, compared a word at a time. */
-static int bytes_all_equal(const int8_t *bytes, int32_t count, int8_t value)
-{
-    const uint32_t pattern = (uint32_t)(uint8_t)value * 0x01010101u;
-    int32_t i = 0;
-    for (; i + 4 <= count; i += 4) {
-        uint32_t word;
-        memcpy(&word, bytes + i, sizeof word);
-        if (word != pattern) return 0;
-    }
-    for (; i < count; ++i) {
-        if (bytes[i] != value) return 0;
-    }
-    return 1;
-}
-
-static int window_is_zero_point(const tc_conv_2d_params *p, const int8_t *image,
-                                int32_t in_y_origin, int32_t in_x_origin)
-{
-    const int8_t zero_point = (int8_t)(-p->input_offset);
-    int32_t filter_y, filter_x;
-    for (filter_y = 0; filter_y < p->filter_height; ++filter_y) {
-        for (filter_x = 0; filter_x < p->filter_width; ++filter_x) {
-            const int8_t *pixel = tap_pixel(p, image, in_y_origin, in_x_origin, filter_y, filter_x);
-            if (pixel != NULL && !bytes_all_equal(pixel, p->input_depth, zero_point)) return 0;
-        }
-    }
-    return 1;
 }
 
 /* Accumulator of one output channel, tap by tap (any groups, dilation or clipping). */
@@ -178,7 +149,7 @@ void tc_conv_2d_s8_opt(const tc_conv_2d_params *params, const int8_t *input, con
             const int32_t in_y_origin = out_y * params->stride_height - params->pad_height;
             for (out_x = 0; out_x < params->output_width; ++out_x) {
                 const int32_t in_x_origin = out_x * params->stride_width - params->pad_width;
-                if (window_is_zero_point(params, image, in_y_origin, in_x_origin)) {
+                if (tc_conv_window_is_zero_point(params, image, in_y_origin, in_x_origin)) {
                     if (bias_only != NULL) {
                         memcpy(output, bias_only, (size_t)depth);
                     } else {
