@@ -81,11 +81,8 @@ def instructions(model_path: Path, core_name: str, work: Path) -> list[int]:
     """Instructions of each golden classification on the core; every golden must match."""
     core = cbuild.core(core_name)
     library = emit.model_library(emit.read_model_dir(model_path), PREFIX)
-    runtime, model_src = work / "textclf", work / PREFIX
-    for folder, files in ((runtime, emit.runtime_library()), (model_src, library.files)):
-        for name, data in files.items():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    runtime = cbuild.write_sources(work / "textclf", emit.runtime_library())
+    model_src = cbuild.write_sources(work / PREFIX, library.files)
     app = device_dir() / "app"
     build = cbuild.Build(core, include_dirs=[runtime, model_src, app],
                          defines=[f'BENCH_HEADER="{PREFIX}.h"', f"BENCH_PREFIX={PREFIX}"])

@@ -143,6 +143,16 @@ def available(core_: Core) -> bool:
     return shutil.which(core_.cc) is not None and (core_.native or shutil.which(core_.qemu[0]) is not None)
 
 
+def write_sources(folder: Path, files: dict[str, bytes | str]) -> Path:
+    """Writes a library's files (path relative to the library -> bytes or UTF-8 text) under
+    `folder`, to be built from there; returns `folder`."""
+    for name, data in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return folder
+
+
 def c_sources(*roots: Path) -> list[Path]:
     """Every .c file under the given folders (or the files themselves), in a stable order."""
     found: list[Path] = []

@@ -213,11 +213,7 @@ def verify(export: Export, work: Path | None = None) -> int:
     library = export.library
     check_goldens_with_tflm(library.model)
     with tempfile.TemporaryDirectory(prefix="textclf-verify-") as tmp:
-        root = Path(tmp)
-        for path, data in export.files.items():
-            if "/src/" in path:
-                (root / path).parent.mkdir(parents=True, exist_ok=True)
-                (root / path).write_bytes(data)
+        root = cbuild.write_sources(Path(tmp), {path: data for path, data in export.files.items() if "/src/" in path})
         runtime_src, model_src = root / RUNTIME / "src", root / library.prefix / "src"
         tokens_only = library.backend != "compiled"
         defines = [f'CHECK_HEADER="{library.prefix}.h"', f"CHECK_PREFIX={library.prefix}",

@@ -158,12 +158,8 @@ def measure_firmware(target: targets.Target, library, runtime: dict[str, bytes],
     stack the fit check bounds), and the instructions per sentence in QEMU where the core runs
     there."""
     core = target.core.unbounded()
-    runtime_src, model_src = work / "textclf", work / PREFIX
-    for folder, files in ((runtime_src, runtime), (model_src, library.files)):
-        for name, data in files.items():
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    runtime_src = cbuild.write_sources(work / "textclf", runtime)
+    model_src = cbuild.write_sources(work / PREFIX, library.files)
     app = device_dir() / "app"
     model_sources = [p for p in cbuild.c_sources(model_src) if not p.name.endswith("_goldens.c")]
     build = cbuild.Build(core, include_dirs=[runtime_src, model_src, app])

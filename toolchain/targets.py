@@ -176,12 +176,8 @@ def check_fit(target_: Target, library, runtime: dict[str, bytes]) -> Fit:
     prefix = library.prefix
     with tempfile.TemporaryDirectory(prefix="textclf-fit-") as tmp:
         root = Path(tmp)
-        runtime_src, model_src = root / "textclf", root / prefix
-        for folder, files in ((runtime_src, runtime), (model_src, library.files)):
-            for name, data in files.items():
-                path = folder / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        runtime_src = cbuild.write_sources(root / "textclf", runtime)
+        model_src = cbuild.write_sources(root / prefix, library.files)
         fit_main = device_dir() / "checks" / "fit.c"
         if library.backend == "compiled":
             model_sources = cbuild.c_sources(model_src)
